@@ -1,0 +1,107 @@
+"""asyncio streams for the async shell."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from typing import Any
+
+from ..errors import ConnectFailed, DeadlineExceeded
+from .base import Address, map_connect_errors, map_io_errors
+
+__all__ = ["AsyncSocketStream", "open_stream"]
+
+
+class AsyncSocketStream:
+    __slots__ = ("_closed", "_endpoint", "_reader", "_writer")
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, endpoint: str
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._endpoint = endpoint
+        self._closed = False
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        with map_io_errors(self._endpoint):
+            if timeout is None:
+                return await self._reader.read(max_bytes)
+            if timeout <= 0:
+                raise DeadlineExceeded("read timed out", endpoint=self._endpoint)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self._reader.read(max_bytes)
+            except TimeoutError:
+                raise DeadlineExceeded("read timed out", endpoint=self._endpoint) from None
+
+    async def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
+        with map_io_errors(self._endpoint):
+            self._writer.write(data)
+            if self._writer.transport.get_write_buffer_size() < 262144:
+                return
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._writer.drain()
+            except TimeoutError:
+                raise DeadlineExceeded("write timed out", endpoint=self._endpoint) from None
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
+        except (OSError, ssl.SSLError, TimeoutError):
+            pass
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "selected_alpn_protocol":
+            obj = self._writer.get_extra_info("ssl_object")
+            return obj.selected_alpn_protocol() if obj is not None else None
+        if name == "socket":
+            return self._writer.get_extra_info("socket")
+        return self._writer.get_extra_info(name)
+
+
+async def open_stream(
+    address: Address,
+    *,
+    ssl_context: ssl.SSLContext | None,
+    server_hostname: str | None = None,
+    connect_timeout: float | None = 20.0,
+    tls_timeout: float | None = 20.0,
+) -> AsyncSocketStream:
+    """Connect (TCP or Unix socket, then TLS with ALPN h2 when asked)."""
+    endpoint = str(address)
+    if address.tls and ssl_context is None:
+        raise ConnectFailed("https endpoint without a TLS context", endpoint=endpoint)
+    ctx = ssl_context if address.tls else None
+    with map_connect_errors(endpoint, "connect"):
+        async with asyncio.timeout(connect_timeout):
+            if address.unix_path is not None:
+                reader, writer = await asyncio.open_unix_connection(
+                    address.unix_path,
+                    ssl=ctx,
+                    server_hostname=(server_hostname or "localhost") if ctx else None,
+                    ssl_handshake_timeout=tls_timeout if ctx else None,
+                )
+            else:
+                reader, writer = await asyncio.open_connection(
+                    address.host,
+                    address.port,
+                    ssl=ctx,
+                    server_hostname=(server_hostname or address.host) if ctx else None,
+                    ssl_handshake_timeout=tls_timeout if ctx else None,
+                )
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stream = AsyncSocketStream(reader, writer, endpoint)
+    if ctx is not None and stream.get_extra_info("selected_alpn_protocol") != "h2":
+        await stream.aclose()
+        raise ConnectFailed("server did not negotiate HTTP/2 (ALPN h2)", endpoint=endpoint)
+    return stream

@@ -1,0 +1,161 @@
+"""Blocking sockets for the sync shell.
+
+The socket stays non-blocking and waits happen in ``select``/``poll``, looked up at call time,
+so gevent's and eventlet's monkey-patching turn every wait into a green switch and one thread
+can read while another writes without fighting over a per-socket timeout. TLS objects are not
+safe for a read and a write at the same moment, so for TLS each non-blocking operation (never
+the wait) runs under a small lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+
+from ..errors import ConnectFailed, ConnectionLost, DeadlineExceeded
+from .base import Address, map_connect_errors, map_io_errors
+
+__all__ = ["SocketStream", "open_stream"]
+
+_WANT_READ = (BlockingIOError, ssl.SSLWantReadError, InterruptedError)
+_WANT_WRITE = (ssl.SSLWantWriteError,)
+
+
+def _wait_fd(sock: socket.socket, *, write: bool, timeout: float | None) -> bool:
+    """Wait until the socket is readable (or writable); False on timeout."""
+    if timeout is not None and timeout <= 0:
+        return False
+    poll_factory = getattr(select, "poll", None)
+    if poll_factory is not None:
+        poller = poll_factory()
+        poller.register(sock, select.POLLOUT if write else select.POLLIN)
+        return bool(poller.poll(None if timeout is None else timeout * 1000))
+    fds = [sock]
+    if write:
+        _, ready, _ = select.select([], fds, [], timeout)
+    else:
+        ready, _, _ = select.select(fds, [], [], timeout)
+    return bool(ready)
+
+
+class SocketStream:
+    __slots__ = ("_closed", "_endpoint", "_lock", "_sock")
+
+    def __init__(self, sock: socket.socket, endpoint: str) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._endpoint = endpoint
+        self._lock = threading.Lock() if isinstance(sock, ssl.SSLSocket) else None
+        self._closed = False
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sock, lock = self._sock, self._lock
+        with map_io_errors(self._endpoint):
+            while True:
+                want_write = False
+                try:
+                    if lock is None:
+                        return sock.recv(max_bytes)
+                    with lock:
+                        return sock.recv(max_bytes)
+                except _WANT_READ:
+                    pass
+                except _WANT_WRITE:
+                    want_write = True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if self._closed:
+                    return b""
+                if not _wait_fd(sock, write=want_write, timeout=remaining):
+                    raise DeadlineExceeded("read timed out", endpoint=self._endpoint)
+
+    def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        view = memoryview(data)
+        sock, lock = self._sock, self._lock
+        with map_io_errors(self._endpoint):
+            while view:
+                want_read = False
+                try:
+                    if lock is None:
+                        sent = sock.send(view)
+                    else:
+                        with lock:
+                            sent = sock.send(view)
+                    view = view[sent:]
+                    continue
+                except (BlockingIOError, ssl.SSLWantWriteError, InterruptedError):
+                    pass
+                except ssl.SSLWantReadError:
+                    want_read = True
+                if self._closed:
+                    raise ConnectionLost("connection closed", endpoint=self._endpoint)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if not _wait_fd(sock, write=not want_read, timeout=remaining):
+                    raise DeadlineExceeded("write timed out", endpoint=self._endpoint)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "selected_alpn_protocol" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock.selected_alpn_protocol()
+        if name == "peername":
+            try:
+                return self._sock.getpeername()
+            except OSError:
+                return None
+        if name == "socket":
+            return self._sock
+        return None
+
+
+def open_stream(
+    address: Address,
+    *,
+    ssl_context: ssl.SSLContext | None,
+    server_hostname: str | None = None,
+    connect_timeout: float | None = 20.0,
+    tls_timeout: float | None = 20.0,
+) -> SocketStream:
+    """Connect (TCP or Unix socket, then TLS with ALPN h2 when asked)."""
+    endpoint = str(address)
+    with map_connect_errors(endpoint, "connect"):
+        if address.unix_path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(connect_timeout)
+                sock.connect(address.unix_path)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((address.host, address.port), timeout=connect_timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if address.tls:
+        if ssl_context is None:
+            sock.close()
+            raise ConnectFailed("https endpoint without a TLS context", endpoint=endpoint)
+        with map_connect_errors(endpoint, "TLS handshake"):
+            try:
+                sock.settimeout(tls_timeout)
+                sock = ssl_context.wrap_socket(
+                    sock, server_hostname=server_hostname or address.host
+                )
+            except BaseException:
+                sock.close()
+                raise
+        if sock.selected_alpn_protocol() != "h2":
+            sock.close()
+            raise ConnectFailed("server did not negotiate HTTP/2 (ALPN h2)", endpoint=endpoint)
+    return SocketStream(sock, endpoint)

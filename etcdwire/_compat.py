@@ -1,0 +1,218 @@
+"""Paired primitives for the async shell and its generated sync twin.
+
+``etcdwire/_async`` uses the ``Async*`` names and the ``a*`` functions; ``scripts/unasync.py``
+rewrites them to the plain names, which are their blocking, thread-based equivalents. Each pair
+has the same signature, so the shell's logic is written once. Timeouts are always explicit
+(seconds, ``None`` = forever), never cancellation scopes, because a blocking call cannot be
+interrupted from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+__all__ = [
+    "AsyncCondition",
+    "AsyncEvent",
+    "AsyncLock",
+    "AsyncTask",
+    "Condition",
+    "Event",
+    "Lock",
+    "Task",
+    "asleep",
+    "aspawn",
+    "monotonic",
+    "sleep",
+    "spawn",
+]
+
+monotonic = time.monotonic
+
+
+class AsyncLock:
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class Lock:
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class AsyncCondition:
+    """A condition variable whose ``wait`` takes a timeout and says whether it was notified."""
+
+    __slots__ = ("_cond",)
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        await self._cond.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cond.release()
+
+    async def wait(self, timeout: float | None) -> bool:
+        if timeout is None:
+            await self._cond.wait()
+            return True
+        if timeout <= 0:
+            return False
+        try:
+            async with asyncio.timeout(timeout):
+                await self._cond.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def notify_all(self) -> None:
+        self._cond.notify_all()
+
+
+class Condition:
+    __slots__ = ("_cond",)
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+
+    def __enter__(self) -> None:
+        self._cond.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._cond.release()
+
+    def wait(self, timeout: float | None) -> bool:
+        if timeout is not None and timeout <= 0:
+            return False
+        return self._cond.wait(timeout)
+
+    def notify_all(self) -> None:
+        self._cond.notify_all()
+
+
+class AsyncEvent:
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            await self._event.wait()
+            return True
+        try:
+            async with asyncio.timeout(max(timeout, 0)):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+class Event:
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+class AsyncTask:
+    """Handle on background work started by :func:`aspawn`."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self._task = task
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    def done(self) -> bool:
+        return self._task.done()
+
+    async def join(self, timeout: float | None = None) -> None:
+        if self._task.done():
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._task)
+        except (TimeoutError, asyncio.CancelledError):
+            return
+
+
+class Task:
+    """Handle on background work started by :func:`spawn` (a daemon thread).
+
+    ``cancel`` only sets a flag the work may poll through ``cancelled``; threads cannot be
+    interrupted, so background loops check it between waits."""
+
+    __slots__ = ("_cancelled", "_thread")
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self._thread = thread
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+def aspawn(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str = "") -> AsyncTask:
+    return AsyncTask(asyncio.get_running_loop().create_task(fn(*args), name=name or None))
+
+
+def spawn(fn: Callable[..., Any], *args: Any, name: str = "") -> Task:
+    thread = threading.Thread(target=fn, args=args, name=name or None, daemon=True)
+    task = Task(thread)
+    thread.start()
+    return task
+
+
+async def asleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)

@@ -1,0 +1,26 @@
+"""Transport options shared by the async shell and its sync twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ChannelOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOptions:
+    """Limits and timeouts of one gRPC channel. Defaults follow etcd's Go client."""
+
+    #: Largest response message accepted (Go clientv3: MaxInt32; etcd ranges can be large).
+    max_receive_message_length: int = 2**31 - 1
+    #: Largest request message sent (Go clientv3 default 2 MiB; etcd accepts 1.5 MiB + 512 KiB).
+    max_send_message_length: int = 2 * 1024 * 1024
+    connect_timeout: float = 20.0
+    tls_handshake_timeout: float = 20.0
+    write_timeout: float | None = 60.0
+    #: Local cap on concurrent streams per connection, on top of the server's setting.
+    max_concurrent_streams: int = 1000
+    stream_window_size: int = 4 * 1024 * 1024
+    connection_window_size: int = 16 * 1024 * 1024
+    max_header_list_size: int = 65536
+    user_agent: str = ""
