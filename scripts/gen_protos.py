@@ -18,8 +18,11 @@ therefore rewritten so that every module
 
 * adds its file to ``etcdwire._pb.POOL``, a private ``DescriptorPool`` (written to
   ``etcdwire/_pb/__init__.py`` by this script),
-* imports its sibling modules relatively (``from . import kv_pb2 as kv__pb2``), and
-* names its message classes after the real module (``etcdwire._pb.rpc_pb2``).
+* imports its sibling modules relatively (``from . import kv_pb2 as kv__pb2``),
+* names its message classes after the real module (``etcdwire._pb.rpc_pb2``), and
+* builds its classes with ``etcdwire._pb._build_top_level``: protobuf's own builder also
+  registers every class in the process-wide symbol database, which under the pure-Python
+  runtime copies the descriptors into the default pool after all.
 
 Every output file starts with a header naming this script; the files are committed and must
 not be edited by hand.
@@ -49,18 +52,52 @@ HEADER = (
     "# DO NOT EDIT: change the .proto file and run `python scripts/gen_protos.py`.\n"
 )
 
-INIT_TEMPLATE = '''{header}"""protoc output for etcd's v3 API, registered in a private descriptor pool.
+INIT_TEMPLATE = '''{header}"""protoc output for etcd's v3 API, in a private descriptor pool.
 
 Modules: kv_pb2 (mvccpb), auth_pb2 (authpb), rpc_pb2 (etcdserverpb), v3lock_pb2 (v3lockpb),
 v3election_pb2 (v3electionpb). Their descriptors live in ``POOL``, not in protobuf's default
 pool, so etcdwire can share a process with other clients that register ``etcdserverpb``.
 """
 
+from typing import Any
+
 from google.protobuf import descriptor_pool as _descriptor_pool
+from google.protobuf import message as _message
+from google.protobuf import reflection as _reflection
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 
 POOL = _descriptor_pool.DescriptorPool()
 
 __all__ = ["POOL"]
+
+
+def _build_message(module_name: str, desc: Any, prefix: str) -> Any:
+    attrs: dict[str, Any] = {{
+        name: _build_message(module_name, nested, prefix + desc.name + ".")
+        for name, nested in desc.nested_types_by_name.items()
+    }}
+    attrs["DESCRIPTOR"] = desc
+    attrs["__module__"] = module_name
+    attrs["__qualname__"] = prefix + desc.name
+    return _reflection.GeneratedProtocolMessageType(desc.name, (_message.Message,), attrs)
+
+
+def _build_top_level(file_desc: Any, module_name: str, module: dict[str, Any]) -> None:
+    # What protobuf's builder.BuildTopDescriptorsAndMessages does, minus registering each
+    # class in the process-wide symbol database: under the pure-Python runtime that
+    # registration copies every descriptor into the default pool, where it would clash with
+    # (or silently replace) another client's etcdserverpb definitions.
+    if file_desc.extensions_by_name:
+        raise TypeError(f"{{file_desc.name}}: extensions are not supported here")
+    for name, enum_desc in file_desc.enum_types_by_name.items():
+        module["_" + name.upper()] = enum_desc
+        module[name] = _enum_type_wrapper.EnumTypeWrapper(enum_desc)
+        for value in enum_desc.values:
+            module[value.name] = value.number
+    for name, service in file_desc.services_by_name.items():
+        module["_" + name.upper()] = service
+    for name, msg_desc in file_desc.message_types_by_name.items():
+        module[name] = _build_message(module_name, msg_desc, "")
 '''
 
 
@@ -95,7 +132,7 @@ def run_protoc(protoc: str, dest: Path) -> None:
         f"--pyi_out={dest}",
         *PROTO_FILES,
     ]
-    result = subprocess.run(cmd, cwd=PROTO_DIR, capture_output=True, text=True)
+    result = subprocess.run(cmd, check=False, cwd=PROTO_DIR, capture_output=True, text=True)
     if result.returncode != 0:
         raise GenerationError(f"protoc failed:\n{result.stderr}")
 
@@ -139,7 +176,7 @@ def rewrite_module(source: str, text: str) -> str:
     text = _sub_once(r"^_sym_db = _symbol_database\.Default\(\)\n", "", text, "_sym_db")
     text = _sub_once(
         r"^# @@protoc_insertion_point\(imports\)\n",
-        "from . import POOL as _POOL\n",
+        "from . import POOL as _POOL\nfrom . import _build_top_level\n",
         text,
         "imports insertion point",
     )
@@ -153,7 +190,7 @@ def rewrite_module(source: str, text: str) -> str:
     module = source.removesuffix(".proto") + "_pb2"
     text = _sub_once(
         rf"^_builder\.BuildTopDescriptorsAndMessages\(DESCRIPTOR, '{module}', globals\(\)\)$",
-        "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, __name__, globals())",
+        "_build_top_level(DESCRIPTOR, __name__, globals())",
         text,
         "module name",
     )

@@ -5,6 +5,7 @@
 from google.protobuf.internal import builder as _builder
 from google.protobuf import descriptor as _descriptor
 from . import POOL as _POOL
+from . import _build_top_level
 
 from . import rpc_pb2 as rpc__pb2
 from . import kv_pb2 as kv__pb2
@@ -12,7 +13,7 @@ from . import kv_pb2 as kv__pb2
 DESCRIPTOR = _POOL.AddSerializedFile(b'\n\x10v3election.proto\x12\x0cv3electionpb\x1a\trpc.proto\x1a\x08kv.proto\"=\n\x0f\x43\x61mpaignRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05lease\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x0c\"i\n\x10\x43\x61mpaignResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etcdserverpb.ResponseHeader\x12\'\n\x06leader\x18\x02 \x01(\x0b\x32\x17.v3electionpb.LeaderKey\"B\n\tLeaderKey\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0b\n\x03rev\x18\x03 \x01(\x03\x12\r\n\x05lease\x18\x04 \x01(\x03\"\x1d\n\rLeaderRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\"\\\n\x0eLeaderResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etcdserverpb.ResponseHeader\x12\x1c\n\x02kv\x18\x02 \x01(\x0b\x32\x10.mvccpb.KeyValue\"8\n\rResignRequest\x12\'\n\x06leader\x18\x01 \x01(\x0b\x32\x17.v3electionpb.LeaderKey\">\n\x0eResignResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etcdserverpb.ResponseHeader\"I\n\x0fProclaimRequest\x12\'\n\x06leader\x18\x01 \x01(\x0b\x32\x17.v3electionpb.LeaderKey\x12\r\n\x05value\x18\x02 \x01(\x0c\"@\n\x10ProclaimResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etcdserverpb.ResponseHeader2\xf2\x02\n\x08\x45lection\x12I\n\x08\x43\x61mpaign\x12\x1d.v3electionpb.CampaignRequest\x1a\x1e.v3electionpb.CampaignResponse\x12I\n\x08Proclaim\x12\x1d.v3electionpb.ProclaimRequest\x1a\x1e.v3electionpb.ProclaimResponse\x12\x43\n\x06Leader\x12\x1b.v3electionpb.LeaderRequest\x1a\x1c.v3electionpb.LeaderResponse\x12\x46\n\x07Observe\x12\x1b.v3electionpb.LeaderRequest\x1a\x1c.v3electionpb.LeaderResponse0\x01\x12\x43\n\x06Resign\x12\x1b.v3electionpb.ResignRequest\x1a\x1c.v3electionpb.ResignResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, __name__, globals())
+_build_top_level(DESCRIPTOR, __name__, globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
