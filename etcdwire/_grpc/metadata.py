@@ -90,9 +90,10 @@ def encode_timeout(seconds: float) -> str:
         return "0n"
     if math.isinf(seconds):
         return f"{_MAX_TIMEOUT_VALUE}H"
-    # Round to whole nanoseconds first so float noise (1.1 * 1e9 = 1100000000.0000002) does
-    # not push the value up a unit.
-    nanos = max(1, round(seconds * 1_000_000_000))
+    # Round the float's exact value to whole nanoseconds (integer arithmetic, so neither
+    # 1.1 * 1e9 = 1100000000.0000002 nor precision loss on huge values pushes it up a unit).
+    numerator, denominator = float(seconds).as_integer_ratio()
+    nanos = max(1, (numerator * 1_000_000_000 + denominator // 2) // denominator)
     for unit, size in _NANOS_PER_UNIT:
         value = -(-nanos // size)
         if value <= _MAX_TIMEOUT_VALUE:
