@@ -1,0 +1,191 @@
+"""Field blocks: HPACK decoding with a cache for repeated blocks, response validation (RFC 9113
+§8.2, §8.3.2) and request encoding/validation.
+
+The cache: a block made only of single-octet indexed fields (every octet in 0x80..0xFE) reads
+the tables but never changes them (RFC 7541 §6.1), so the same octets decode to the same fields
+for as long as the dynamic table is unchanged. Only another kind of block (a literal with
+indexing, a table size update) can change the table, so decoding any other block empties the
+cache. grpc-go encodes every response after the first as exactly such blocks (``:status 200``
+and ``content-type`` from the tables, then ``grpc-status: 0`` likewise), so most blocks on a busy
+connection skip HPACK decoding and header validation altogether.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import hpack
+
+from etcdwire._h2.frames import ErrorCode
+from etcdwire.errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = [
+    "DecodedBlock",
+    "HeaderDecoder",
+    "HeaderEncoder",
+    "check_request_headers",
+    "header_list_size",
+    "inspect_response_headers",
+]
+
+Header = tuple[bytes, bytes]
+
+#: (fields, header-list size per §6.5.2, :status as int or 0 when absent, problem or None).
+DecodedBlock = tuple[tuple[Header, ...], int, int, str | None]
+
+_INDEXED_ONLY = bytes(range(0x80, 0xFF))
+_CACHE_LIMIT = 64
+
+# RFC 9113 §8.2.1: names exclude 0x00-0x20, 0x41-0x5a (uppercase), 0x7f-0xff and the colon.
+_NAME_CHARS = bytes(c for c in range(0x21, 0x7F) if not 0x41 <= c <= 0x5A and c != 0x3A)
+# Values exclude NUL, LF and CR, and must not start or end with SP or HTAB.
+_VALUE_CHARS = bytes(c for c in range(256) if c not in (0x00, 0x0A, 0x0D))
+_WHITESPACE = (0x20, 0x09)
+# §8.2.2
+_CONNECTION_SPECIFIC = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+_REQUEST_PSEUDO = frozenset((b":method", b":scheme", b":path", b":authority"))
+#: Sent as never-indexed literals: secrets (RFC 7541 §7.1.3) and per-call values that would only
+#: churn the peer's dynamic table.
+_NOT_INDEXED = frozenset((b"authorization", b"proxy-authorization", b"token", b"grpc-timeout"))
+
+
+def header_list_size(headers: Iterable[Header]) -> int:
+    """Σ(len(name) + len(value) + 32), the measure of SETTINGS_MAX_HEADER_LIST_SIZE (§6.5.2)."""
+    return sum(len(name) + len(value) + 32 for name, value in headers)
+
+
+def _field_problem(name: bytes, value: bytes) -> str | None:
+    if not name or name.translate(None, _NAME_CHARS):
+        return f"invalid field name {name!r}"
+    if name in _CONNECTION_SPECIFIC:
+        return f"connection-specific field {name!r}"
+    if value and (
+        value.translate(None, _VALUE_CHARS) or value[0] in _WHITESPACE or value[-1] in _WHITESPACE
+    ):
+        return f"invalid value for field {name!r}"
+    return None
+
+
+def inspect_response_headers(headers: Iterable[Header]) -> tuple[int, str | None]:
+    """``(status, problem)`` for a response header block, independent of where it occurs.
+
+    ``status`` is the ``:status`` value, 0 when there is none. ``problem`` names the first rule
+    of §8.2/§8.3.2 the block breaks (the caller treats it as malformed), else None."""
+    status = 0
+    regular = False
+    for name, value in headers:
+        if name[:1] == b":":
+            if regular:
+                return status, "pseudo-header field after a regular field"
+            if name != b":status":
+                return status, f"pseudo-header field {name!r} is not allowed in a response"
+            if status:
+                return status, "duplicate :status"
+            if len(value) != 3 or not value.isdigit() or value[0] == 0x30:
+                return status, f"invalid :status {value!r}"
+            status = int(value)
+            continue
+        regular = True
+        problem = _field_problem(name, value)
+        if problem is not None:
+            return status, problem
+    return status, None
+
+
+def check_request_headers(headers: Iterable[Header], trailers: bool = False) -> None:
+    """Raise LocalProtocolError for a request block we must not send (§8.2, §8.3.1)."""
+    regular = False
+    seen: set[bytes] = set()
+    for field in headers:
+        name, value = field[0], field[1]
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise LocalProtocolError(f"header fields must be bytes: {field!r}")
+        if name[:1] == b":":
+            if trailers:
+                raise LocalProtocolError("pseudo-header fields are not allowed in trailers")
+            if regular:
+                raise LocalProtocolError(f"pseudo-header {name!r} after a regular field")
+            if name not in _REQUEST_PSEUDO or name in seen:
+                raise LocalProtocolError(f"unknown or repeated pseudo-header {name!r}")
+            seen.add(name)
+            continue
+        regular = True
+        problem = _field_problem(name, value)
+        if problem is not None:
+            raise LocalProtocolError(problem)
+        if name == b"te" and value != b"trailers":
+            raise LocalProtocolError("the te field may only carry 'trailers'")
+    if not trailers and not {b":method", b":scheme", b":path"} <= seen:
+        raise LocalProtocolError("a request needs :method, :scheme and :path")
+
+
+class HeaderDecoder:
+    """The connection's HPACK decoder; failures become connection COMPRESSION_ERRORs (§4.3)."""
+
+    __slots__ = ("_cache", "_decoder")
+
+    def __init__(self, hard_limit: int) -> None:
+        self._decoder = hpack.Decoder(max_header_list_size=hard_limit)
+        self._cache: dict[bytes, DecodedBlock] = {}
+
+    @property
+    def max_allowed_table_size(self) -> int:
+        value: int = self._decoder.max_allowed_table_size
+        return value
+
+    @max_allowed_table_size.setter
+    def max_allowed_table_size(self, value: int) -> None:
+        """The HEADER_TABLE_SIZE we advertised, once the peer has acknowledged it (§4.3.1)."""
+        self._decoder.max_allowed_table_size = value
+        self._cache.clear()
+
+    def decode(self, block: bytes) -> DecodedBlock:
+        cache = self._cache
+        entry = cache.get(block)
+        if entry is not None:
+            return entry
+        try:
+            fields = tuple(self._decoder.decode(block, raw=True))
+        except Exception as exc:  # hpack raises several unrelated types on garbage
+            raise RemoteProtocolError(
+                f"HPACK decoding failed: {exc}", h2_error_code=ErrorCode.COMPRESSION_ERROR
+            ) from exc
+        status, problem = inspect_response_headers(fields)
+        entry = (fields, header_list_size(fields), status, problem)
+        if block.translate(None, _INDEXED_ONLY):
+            cache.clear()  # this block may have changed the dynamic table
+        else:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[block] = entry
+        return entry
+
+
+class HeaderEncoder:
+    """The connection's HPACK encoder."""
+
+    __slots__ = ("_encoder",)
+
+    def __init__(self) -> None:
+        self._encoder = hpack.Encoder()
+
+    @property
+    def table_size(self) -> int:
+        value: int = self._encoder.header_table_size
+        return value
+
+    @table_size.setter
+    def table_size(self, value: int) -> None:
+        """Our table may use up to the peer's HEADER_TABLE_SIZE; a change is signalled at the
+        start of the next block (§4.3.1, RFC 7541 §6.3)."""
+        self._encoder.header_table_size = value
+
+    def encode(self, headers: Iterable[Header]) -> bytes:
+        fields = [
+            hpack.NeverIndexedHeaderTuple(name, value) if name in _NOT_INDEXED else (name, value)
+            for name, value in headers
+        ]
+        block: bytes = self._encoder.encode(fields, huffman=True)
+        return block
