@@ -46,7 +46,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from .._backends.base import TLSConfig
 
 __all__ = [
     "ClientTLS",
@@ -253,6 +256,25 @@ def _child_setup() -> Callable[[], None] | None:
     return setup
 
 
+def _wait_stopped(pid: int, *, stopped: bool, timeout: float = 5.0) -> None:
+    """Wait until every thread of ``pid`` is (or is no longer) stopped by a signal (Linux)."""
+    tasks = Path(f"/proc/{pid}/task")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            states = [
+                (task / "stat").read_text().rsplit(")", 1)[1].split()[0] for task in tasks.iterdir()
+            ]
+        except (OSError, IndexError):
+            return  # not Linux, or the process is gone
+        if all((state == "T") == stopped for state in states):
+            return
+        time.sleep(0.005)
+    logger.warning(
+        "pid %d did not %s within %.1fs", pid, "stop" if stopped else "continue", timeout
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # TLS material handed to clients and etcdctl
 # --------------------------------------------------------------------------------------------
@@ -362,6 +384,11 @@ class EtcdMember:
     so ``start()``/``restart()`` bring the same member back on the same ports; ``close()`` stops
     and deletes the temp dir. Ports left as ``None`` are picked free (and re-picked if the
     server loses a bind race at first start).
+
+    TLS: ``cert_file``/``key_file`` make the client URL https (peers stay cleartext);
+    ``client_cert_auth`` adds ``--client-cert-auth`` with ``trusted_ca_file``. Without it the CA
+    is not given to etcd (etcd would then demand client certs anyway) and only ends up in
+    ``client_tls``, the files clients and etcdctl use against this member.
     """
 
     def __init__(
@@ -464,6 +491,26 @@ class EtcdMember:
         """Cleartext listener for ``/health`` and ``/metrics`` (no client cert needed)."""
         return f"http://{self.host}:{self._ports.metrics}"
 
+    @property
+    def tls_config(self) -> TLSConfig | None:
+        """Client TLS settings for etcdwire (None for a cleartext member)."""
+        if not self.tls:
+            return None
+        from .._backends.base import TLSConfig  # noqa: PLC0415 - optional, client side only
+
+        tls = self.client_tls or ClientTLS()
+        return TLSConfig(ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
+
+    @property
+    def version_info(self) -> tuple[int, int, int]:
+        """``(major, minor, patch)`` of the etcd binary."""
+        return etcd_version(self.binary)
+
+    @property
+    def version(self) -> str:
+        """``"3.5.1"``-style version of the etcd binary."""
+        return ".".join(str(part) for part in self.version_info)
+
     # ---- state -------------------------------------------------------------------------
 
     @property
@@ -512,10 +559,10 @@ class EtcdMember:
                 logger.debug("%s: --unsafe-no-fsync needs etcd 3.5; not passed", self.name)
         if self.tls:
             args += [f"--cert-file={self.cert_file}", f"--key-file={self.key_file}"]
-            if self.trusted_ca_file:
-                args.append(f"--trusted-ca-file={self.trusted_ca_file}")
             if self.client_cert_auth:
-                args.append("--client-cert-auth")
+                # etcd demands client certs whenever --trusted-ca-file is set, so the CA is
+                # only handed to the server together with --client-cert-auth.
+                args += [f"--trusted-ca-file={self.trusted_ca_file}", "--client-cert-auth"]
         return args + self.extra_args
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -655,14 +702,19 @@ class EtcdMember:
         if proc is None:
             return None
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            if self._owned.paused:
-                proc.send_signal(signal.SIGCONT)
+            self._terminate()
             try:
                 proc.wait(timeout=self.stop_grace if grace is None else grace)
             except subprocess.TimeoutExpired:
                 logger.warning("etcd %s ignored SIGTERM; killing it", self.name)
         return self._finish(proc)
+
+    def _terminate(self) -> None:
+        proc = self._owned.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            if self._owned.paused:
+                proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> int | None:
         """SIGKILL now (a crash, as far as the cluster can tell); keeps the data."""
@@ -693,6 +745,7 @@ class EtcdMember:
             raise RuntimeError(f"etcd member {self.name} is not running")
         proc.send_signal(signal.SIGSTOP)
         self._owned.paused = True
+        _wait_stopped(proc.pid, stopped=True)
 
     def resume(self) -> None:
         """SIGCONT after :meth:`pause`."""
@@ -701,10 +754,17 @@ class EtcdMember:
             raise RuntimeError(f"etcd member {self.name} is not running")
         proc.send_signal(signal.SIGCONT)
         self._owned.paused = False
+        _wait_stopped(proc.pid, stopped=False)
 
     def close(self) -> None:
-        """Stop and delete the temp dir (a caller-given data dir is left alone)."""
-        self.stop()
+        """Stop and delete the temp dir (a caller-given data dir is left alone).
+
+        A member whose data lives in its own temp dir is simply killed: nothing is kept.
+        """
+        if self._owned.temp_root is not None:
+            self.kill()
+        else:
+            self.stop()
         self._closed = True
         self._finalizer()
 
@@ -884,7 +944,21 @@ class EmbeddedCluster:
                         return member
         return None
 
+    def wait_leader(self, timeout: float = 10.0) -> EtcdMember:
+        """The leader, waiting (e.g. for an election after the old leader died)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.leader()
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no leader among {self.members!r} after {timeout:.1f}s")
+            time.sleep(0.05)
+
     def stop(self) -> None:
+        """Stop every member (SIGTERM to all first, so none waits on a stopped peer)."""
+        for member in self.members:
+            member._terminate()
         for member in self.members:
             member.stop()
 
