@@ -4,10 +4,14 @@ Push is disabled (we send ENABLE_PUSH=0 and reject PUSH_PROMISE), so the reserve
 occur and every stream is one we opened. :data:`TRANSITIONS` maps ``(state, input)`` to the next
 state; a pair that is missing is an error:
 
-- a missing ``SEND_*`` pair is our own mistake: :class:`~etcdwire.errors.LocalProtocolError`;
-- a missing ``RECV_*`` pair is the peer's, and :data:`RECV_ERRORS` says which error §5.1 asks
-  for in that state: on an idle stream a connection PROTOCOL_ERROR, after the peer's END_STREAM
-  a stream STREAM_CLOSED error.
+- a missing ``SEND_*`` pair is our own mistake: :class:`~etcdwire.errors.LocalProtocolError`.
+  Two sends are not frames the caller asks for but side effects, and where the table has no
+  pair they are simply not sent: SEND_WINDOW_UPDATE (returning credit to a peer that has
+  finished sending) and SEND_RST_STREAM on a stream already closed (at most one RST_STREAM per
+  stream, §5.4.2);
+- a missing ``RECV_*`` pair is the peer's, and :data:`RECV_ERRORS` says what §5.1 asks for in
+  that state: on an idle stream a connection PROTOCOL_ERROR, after the peer's END_STREAM a stream
+  STREAM_CLOSED error, on a closed stream nothing (the frame is discarded).
 
 A stream leaves the connection's stream table when it reaches CLOSED. Frames that arrive later
 for an id below the next one we would open are "closed" frames and are minimally processed and
@@ -25,6 +29,7 @@ from etcdwire._h2.frames import ErrorCode
 __all__ = [
     "RECV_ERRORS",
     "TRANSITIONS",
+    "RecvViolation",
     "Stream",
     "StreamInput",
     "StreamState",
@@ -61,8 +66,10 @@ I = StreamInput  # noqa: E741
 #: (state, input) -> next state. END_STREAM is a separate input applied after the frame that
 #: carries it (a HEADERS with END_STREAM is RECV_HEADERS then RECV_END_STREAM).
 TRANSITIONS: dict[tuple[StreamState, StreamInput], StreamState] = {
-    # idle: the only way out for a client stream is sending HEADERS (§5.1).
+    # idle: the only way out for a client stream is sending HEADERS (§5.1). A GOAWAY does not
+    # concern streams never opened; they just can no longer be opened on this connection.
     (S.IDLE, I.SEND_HEADERS): S.OPEN,
+    (S.IDLE, I.RECV_GOAWAY_REFUSED): S.IDLE,
     # open: anything goes both ways.
     (S.OPEN, I.SEND_HEADERS): S.OPEN,  # trailers; END_STREAM follows
     (S.OPEN, I.SEND_DATA): S.OPEN,
@@ -97,11 +104,19 @@ TRANSITIONS: dict[tuple[StreamState, StreamInput], StreamState] = {
     (S.CLOSED, I.RECV_RST_STREAM): S.CLOSED,
 }
 
-#: For a missing RECV_* pair: (is a connection error, error code), RFC 9113 §5.1.
-RECV_ERRORS: dict[StreamState, tuple[bool, ErrorCode]] = {
-    S.IDLE: (True, ErrorCode.PROTOCOL_ERROR),
-    S.HALF_CLOSED_REMOTE: (False, ErrorCode.STREAM_CLOSED),
-    S.CLOSED: (False, ErrorCode.STREAM_CLOSED),
+class RecvViolation(enum.Enum):
+    CONNECTION_ERROR = "connection error"
+    STREAM_ERROR = "stream error"
+    IGNORED = "ignored"
+
+
+#: What a missing RECV_* pair means in each state (RFC 9113 §5.1). Closed streams are those we
+#: reset or that ended both ways: late frames are minimally processed and discarded (we may have
+#: sent RST_STREAM, after which §5.1 says "MUST ignore"; for the others it only "MAY" error).
+RECV_ERRORS: dict[StreamState, tuple[RecvViolation, ErrorCode | None]] = {
+    S.IDLE: (RecvViolation.CONNECTION_ERROR, ErrorCode.PROTOCOL_ERROR),
+    S.HALF_CLOSED_REMOTE: (RecvViolation.STREAM_ERROR, ErrorCode.STREAM_CLOSED),
+    S.CLOSED: (RecvViolation.IGNORED, None),
 }
 
 # The same table as nested tuples indexed by int: the connection's hot path reads
