@@ -250,7 +250,7 @@ def encode_continuation(
     return pack_header(len(fragment), FrameType.CONTINUATION, flags, stream_id) + bytes(fragment)
 
 
-def encode_settings(settings: Iterable[tuple[int, int]]) -> bytes:
+def encode_settings(settings: Iterable[tuple[int, int]] = ()) -> bytes:
     """A SETTINGS frame (§6.5) with the (identifier, value) pairs in order."""
     payload = b"".join(_SETTING.pack(code, value) for code, value in settings)
     return pack_header(len(payload), FrameType.SETTINGS, 0, 0) + payload
