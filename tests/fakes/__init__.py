@@ -1,0 +1,1 @@
+"""Test doubles that share no code with etcdwire."""
