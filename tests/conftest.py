@@ -346,6 +346,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     message = f"etcd processes outlived the test session and were killed: {leftovers}"
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.ensure_newline()
         reporter.write_line(message, red=True, bold=True)
     else:
         os.write(2, f"{message}\n".encode())
