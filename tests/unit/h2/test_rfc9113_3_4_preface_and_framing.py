@@ -174,7 +174,7 @@ def test_bad_constructor_arguments(kwargs: dict[str, int]) -> None:
 
 
 def test_rfc9113_4_1_unknown_frame_types_are_ignored() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     events = conn.receive_data(
         fr.encode_frame(0xEE, 0xFF, stream_id, b"extension") + fr.encode_frame(0x20, 0, 0, b"")
@@ -228,7 +228,7 @@ def test_rfc9113_4_2_frames_up_to_max_frame_size_are_accepted() -> None:
     ],
 )
 def test_rfc9113_4_3_hpack_failure_is_a_compression_error(block: bytes) -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     frame = fr.encode_headers(stream_id, block)
     expect_connection_error(conn, frame, ErrorCode.COMPRESSION_ERROR)

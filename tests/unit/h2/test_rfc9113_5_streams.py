@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from etcdwire._h2 import frames as fr
@@ -44,9 +46,9 @@ from .helpers import (
     ids=["DATA", "RST_STREAM", "WINDOW_UPDATE", "HEADERS"],
 )
 def test_rfc9113_5_1_frames_on_idle_streams_are_a_connection_protocol_error(
-    stream_id: int, frame
-) -> None:  # type: ignore[no-untyped-def]
-    conn, peer = connect()
+    stream_id: int, frame: Callable[[int], bytes]
+) -> None:
+    conn, _peer = connect()
     if stream_id > 2:
         open_stream(conn)  # stream 1 exists; 3 is still idle, 4 is a server id
     expect_connection_error(conn, frame(stream_id), ErrorCode.PROTOCOL_ERROR)
@@ -162,7 +164,7 @@ def test_rfc9113_5_1_1_stream_id_exhaustion_needs_a_new_connection() -> None:
 
 
 def test_rfc9113_5_1_2_peer_max_concurrent_streams_is_honoured() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     conn.receive_data(fr.encode_settings([(SettingCode.MAX_CONCURRENT_STREAMS, 2)]))
     first = open_stream(conn, end_stream=False)
     open_stream(conn)
@@ -187,7 +189,7 @@ def test_rfc9113_5_1_2_local_cap_applies_when_the_peer_sets_no_limit() -> None:
 
 
 def test_rfc9113_5_1_2_zero_concurrent_streams_and_a_lowered_limit_keep_open_streams() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     events = conn.receive_data(fr.encode_settings([(SettingCode.MAX_CONCURRENT_STREAMS, 0)]))
     assert events == [RemoteSettingsChanged({SettingCode.MAX_CONCURRENT_STREAMS: (None, 0)})]
@@ -200,7 +202,7 @@ def test_rfc9113_5_1_2_zero_concurrent_streams_and_a_lowered_limit_keep_open_str
 
 
 def test_rfc9113_5_4_1_connection_error_sends_goaway_and_closes() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     conn.send_data(stream_id, b"pending")  # queued, never flushed
     error = expect_connection_error(conn, fr.encode_data(0, b"x"), ErrorCode.PROTOCOL_ERROR)
@@ -217,13 +219,13 @@ def test_rfc9113_5_4_1_connection_error_sends_goaway_and_closes() -> None:
 
 
 def test_rfc9113_5_4_1_goaway_after_a_partial_flush_completes_the_frame_first() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     conn.send_data(stream_id, b"x" * 100)
     first = conn.data_to_send(50)
     expect_data = fr.pack_header(100, FrameType.DATA, 0, stream_id) + b"x" * 100
     assert first == expect_data[:50]
-    with pytest.raises(Exception):  # noqa: B017, PT011 - checked in detail elsewhere
+    with pytest.raises(Exception):  # noqa: B017 - checked in detail elsewhere
         conn.receive_data(fr.encode_data(0, b"x"))
     rest = conn.data_to_send()
     assert rest.startswith(expect_data[50:])
@@ -245,7 +247,7 @@ def test_rfc9113_5_4_2_stream_error_leaves_other_streams_alone() -> None:
 
 
 def test_rfc9113_5_4_2_rst_stream_is_never_answered_with_rst_stream() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     events = conn.receive_data(fr.encode_rst_stream(stream_id, ErrorCode.REFUSED_STREAM))
     assert events == [StreamReset(stream_id, ErrorCode.REFUSED_STREAM, remote=True)]

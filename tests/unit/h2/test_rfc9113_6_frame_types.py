@@ -13,7 +13,6 @@ from etcdwire._h2.events import (
     PingReceived,
     RemoteSettingsChanged,
     ResponseReceived,
-    SettingsAcknowledged,
     StreamEnded,
     StreamReset,
     TrailersReceived,
@@ -67,13 +66,13 @@ def test_rfc9113_6_1_padding_only_frame() -> None:
 
 
 def test_rfc9113_6_1_padding_as_long_as_the_payload_is_a_protocol_error() -> None:
-    conn, peer, stream_id = _responding()
+    conn, _peer, stream_id = _responding()
     frame = fr.encode_frame(FrameType.DATA, fr.PADDED, stream_id, b"\x04abc")
     expect_connection_error(conn, frame, ErrorCode.PROTOCOL_ERROR)
 
 
 def test_rfc9113_6_1_padded_data_without_pad_length_is_a_frame_size_error() -> None:
-    conn, peer, stream_id = _responding()
+    conn, _peer, stream_id = _responding()
     frame = fr.encode_frame(FrameType.DATA, fr.PADDED, stream_id, b"")
     expect_connection_error(conn, frame, ErrorCode.FRAME_SIZE_ERROR)
 
@@ -85,7 +84,7 @@ def test_rfc9113_8_1_data_before_the_response_headers_is_malformed() -> None:
 
 
 def test_rfc9113_6_1_empty_data_with_end_stream_may_be_sent_at_zero_window() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     conn.send_data(stream_id, b"x" * 65_535)
     assert conn.local_flow_control_window(stream_id) == 0
@@ -102,7 +101,7 @@ def test_rfc9113_6_1_empty_data_with_end_stream_may_be_sent_at_zero_window() -> 
 
 
 def test_rfc9113_6_1_outgoing_data_is_split_at_the_peer_max_frame_size() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     conn.receive_data(fr.encode_settings([(SettingCode.INITIAL_WINDOW_SIZE, 100_000)]))
     conn.receive_data(fr.encode_window_update(0, 100_000))
     stream_id = open_stream(conn, end_stream=False)
@@ -131,14 +130,14 @@ def test_rfc9113_6_2_padded_headers_with_priority() -> None:
 
 
 def test_rfc9113_6_2_headers_padding_longer_than_the_payload_is_a_protocol_error() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     frame = fr.encode_frame(FrameType.HEADERS, fr.PADDED | fr.END_HEADERS, stream_id, b"\x05\x88")
     expect_connection_error(conn, frame, ErrorCode.PROTOCOL_ERROR)
 
 
 def test_rfc9113_6_2_headers_too_short_for_priority_is_a_frame_size_error() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     flags = fr.PRIORITY_FLAG | fr.END_HEADERS
     frame = fr.encode_frame(FrameType.HEADERS, flags, stream_id, b"\x00\x00\x00")
@@ -149,7 +148,7 @@ def test_rfc9113_6_2_headers_too_short_for_priority_is_a_frame_size_error() -> N
 
 
 def test_rfc9113_6_3_priority_is_ignored() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     assert conn.receive_data(fr.encode_priority(stream_id, 0, 200, exclusive=True)) == []
     assert sent_frames(conn) == []
@@ -161,7 +160,7 @@ def test_rfc9113_6_3_priority_on_stream_0_is_a_protocol_error() -> None:
 
 
 def test_rfc9113_6_3_priority_of_wrong_length_is_a_stream_frame_size_error() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     frame = fr.encode_frame(FrameType.PRIORITY, 0, stream_id, b"\x00" * 4)
     expect_stream_error(conn, frame, stream_id, ErrorCode.FRAME_SIZE_ERROR)
@@ -174,7 +173,7 @@ def test_rfc9113_6_3_priority_of_wrong_length_is_a_stream_frame_size_error() -> 
 
 
 def test_rfc9113_6_4_rst_stream_closes_the_stream() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     events = conn.receive_data(fr.encode_rst_stream(stream_id, ErrorCode.NO_ERROR))
     assert events == [StreamReset(stream_id, ErrorCode.NO_ERROR, remote=True)]
@@ -189,14 +188,14 @@ def test_rfc9113_6_4_rst_stream_on_stream_0_is_a_protocol_error() -> None:
 
 
 def test_rfc9113_6_4_rst_stream_of_wrong_length_is_a_frame_size_error() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     frame = fr.encode_frame(FrameType.RST_STREAM, 0, stream_id, b"\x00" * 5)
     expect_connection_error(conn, frame, ErrorCode.FRAME_SIZE_ERROR)
 
 
 def test_rfc9113_6_4_our_reset_is_sent_once() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     conn.reset_stream(stream_id, ErrorCode.CANCEL)
     conn.reset_stream(stream_id, ErrorCode.CANCEL)
@@ -327,7 +326,7 @@ def test_rfc9113_4_3_1_peer_header_table_size_is_signalled_to_its_decoder() -> N
 
 
 def test_rfc9113_6_6_push_promise_is_a_protocol_error_since_push_is_disabled() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     frame = fr.encode_frame(
         FrameType.PUSH_PROMISE, fr.END_HEADERS, stream_id, b"\x00\x00\x00\x02\x88"
@@ -339,7 +338,7 @@ def test_rfc9113_6_6_push_promise_is_a_protocol_error_since_push_is_disabled() -
 
 
 def test_rfc9113_6_7_ping_is_answered_with_the_same_payload_ahead_of_queued_data() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn, end_stream=False)
     conn.send_data(stream_id, b"queued first")
     events = conn.receive_data(fr.encode_ping(b"\x02\x04\x10\x10\x09\x0e\x07\x07"))
@@ -419,7 +418,7 @@ def test_rfc9113_6_8_goaway_refuses_streams_above_last_stream_id() -> None:
 
 
 def test_rfc9113_6_8_two_phase_graceful_shutdown() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     one = open_stream(conn, end_stream=False)
     three = open_stream(conn, end_stream=False)
     events = conn.receive_data(fr.encode_goaway(2**31 - 1, ErrorCode.NO_ERROR))
@@ -597,7 +596,7 @@ def test_rfc9113_6_10_field_block_split_over_continuations() -> None:
     ids=["PING", "DATA", "CONTINUATION-other-stream", "HEADERS"],
 )
 def test_rfc9113_6_10_field_block_cannot_be_interleaved(interloper) -> None:  # type: ignore[no-untyped-def]
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     open_stream(conn)
     start = fr.encode_frame(FrameType.HEADERS, 0, stream_id, b"\x88")
@@ -605,7 +604,7 @@ def test_rfc9113_6_10_field_block_cannot_be_interleaved(interloper) -> None:  # 
 
 
 def test_rfc9113_6_10_continuation_without_headers_is_a_protocol_error() -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     expect_connection_error(
         conn, fr.encode_continuation(stream_id, b"\x88"), ErrorCode.PROTOCOL_ERROR
@@ -614,7 +613,7 @@ def test_rfc9113_6_10_continuation_without_headers_is_a_protocol_error() -> None
 
 @pytest.mark.parametrize("fragment", [b"", b"\x88" * 16_384], ids=["empty", "full"])
 def test_cve_2023_45288_continuation_flood_is_bounded(fragment: bytes) -> None:
-    conn, peer = connect(max_header_list_size=16_384)
+    conn, _peer = connect(max_header_list_size=16_384)
     stream_id = open_stream(conn)
     data = fr.encode_frame(FrameType.HEADERS, 0, stream_id, b"\x88")
     sent = len(data)
@@ -624,7 +623,7 @@ def test_cve_2023_45288_continuation_flood_is_bounded(fragment: bytes) -> None:
             sent += len(chunk)
             conn.receive_data(data + chunk)
             data = b""
-    except Exception as exc:  # noqa: BLE001 - asserted just below
+    except Exception as exc:
         assert getattr(exc, "h2_error_code", None) == ErrorCode.PROTOCOL_ERROR
     else:
         pytest.fail("a never-ending field block was accepted")

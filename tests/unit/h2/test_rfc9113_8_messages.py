@@ -150,7 +150,7 @@ def test_rfc9113_8_1_rst_stream_no_error_after_a_complete_response() -> None:
 def test_rfc9113_8_2_and_8_3_malformed_response_fields(
     fields: list[tuple[bytes, bytes]],
 ) -> None:
-    conn, peer = connect()
+    conn, _peer = connect()
     stream_id = open_stream(conn)
     encoder = hpack.Encoder()
     frame = fr.encode_headers(stream_id, encoder.encode(fields, huffman=False))
@@ -202,7 +202,7 @@ def test_header_list_size_limit_counts_32_octets_per_field() -> None:
     )
 
 
-# --- what we send -----------------------------------------------------------------------------------
+# --- what we send ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
