@@ -35,17 +35,10 @@ SUBS: list[tuple[str, str]] = [
     (r"\b__aiter__\b", "__iter__"),
     (r"\b__anext__\b", "__next__"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
-    (r"\bAsyncIterator\b", "Iterator"),
-    (r"\bAsyncIterable\b", "Iterable"),
-    (r"\banext\(", "next("),
     (r"\baclose\b", "close"),
-    (r"\baspawn\b", "spawn"),
-    (r"\basleep\b", "sleep"),
     (r"\b_backends\.asyncio\b", "_backends.sync"),
     (r"\b_async\b", "_sync"),
-    (r"\basync_client\b", "sync_client"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
-    (r"\basynchronous\b", "blocking"),
 ]
 _COMPILED = [(re.compile(pattern), repl) for pattern, repl in SUBS]
 
@@ -53,14 +46,15 @@ _COMPILED = [(re.compile(pattern), repl) for pattern, repl in SUBS]
 def header(source: Path) -> str:
     rel = source.relative_to(ROOT).as_posix()
     return (
-        f"# Generated from {rel} by scripts/unasync.py. DO NOT EDIT: change the source and\n"
-        "# run `python scripts/unasync.py`.\n"
+        f"# Generated from {rel} by scripts/unasync.py.\n"
+        "# DO NOT EDIT: change the source and run `python scripts/unasync.py`.\n"
     )
 
 
 def transform(text: str, used: set[int]) -> str:
     out = []
-    for line in text.splitlines(keepends=True):
+    for source_line in text.splitlines(keepends=True):
+        line = source_line
         for index, (regex, repl) in enumerate(_COMPILED):
             line, count = regex.subn(repl, line)
             if count:

@@ -1,0 +1,435 @@
+"""A gRPC channel to one endpoint, and the calls made on it.
+
+The channel is generic: it takes a :class:`~etcdwire._grpc.method.Method` (path, message types,
+cardinality) and knows nothing of etcd. It keeps one connection and opens a new one when the
+current connection fails or can take no new stream (GOAWAY, stream ids exhausted), so the next
+call after a GOAWAY goes to a new connection while the old one drains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from .._backends.asyncio import open_stream
+from .._backends.base import Address, TLSConfig, parse_address
+from .._compat import AsyncLock, monotonic
+from .._grpc.call import CallState
+from .._grpc.metadata import USER_AGENT
+from .._grpc.method import Method
+from .._h2.frames import ErrorCode
+from .._options import ChannelOptions
+from ..errors import (
+    CallCancelled,
+    ConnectionLost,
+    DeadlineExceeded,
+    EtcdError,
+    StatusCode,
+    UsageError,
+)
+from ..trace import CallTrace, ConnectionTrace, FrameTrace, MessageTrace, TraceHook
+from .connection import AsyncConnection, StreamSlot
+
+__all__ = ["AsyncCall", "AsyncChannel"]
+
+logger = logging.getLogger("etcdwire.channel")
+
+ReqT = TypeVar("ReqT", bound=Message)
+RespT = TypeVar("RespT", bound=Message)
+
+_connection_ids = itertools.count(1)
+
+Metadata = Sequence[tuple[str, str | bytes]]
+
+
+def _deadline(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if timeout <= 0:
+        raise UsageError(f"timeout must be positive, got {timeout!r}")
+    return monotonic() + timeout
+
+
+class AsyncChannel:
+    """Calls to one gRPC server over one (replaceable) HTTP/2 connection."""
+
+    def __init__(
+        self,
+        target: str | Address,
+        *,
+        tls: TLSConfig | None = None,
+        options: ChannelOptions | None = None,
+        trace: TraceHook | None = None,
+    ) -> None:
+        self.address = target if isinstance(target, Address) else parse_address(target)
+        if self.address.tls and tls is None:
+            tls = TLSConfig()
+        self._tls = tls
+        self._ssl_context = tls.make_context() if (tls is not None and self.address.tls) else None
+        self.options = options or ChannelOptions()
+        self._trace = trace
+        self._lock = AsyncLock()
+        self._connection: AsyncConnection | None = None
+        self._closed = False
+        self.connections_opened = 0
+        self._scheme = "https" if self.address.tls else "http"
+        self._authority = (
+            tls.server_hostname if tls and tls.server_hostname else self.address.authority
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.address)
+
+    @property
+    def connection(self) -> AsyncConnection | None:
+        return self._connection
+
+    async def get_connection(self, deadline: float | None) -> AsyncConnection:
+        """The current connection, or a new one if there is none that can take a stream."""
+        current = self._connection
+        if current is not None and current.usable:
+            return current
+        async with self._lock:
+            if self._closed:
+                raise UsageError("channel is closed")
+            current = self._connection
+            if current is not None and current.usable:
+                return current
+            if current is not None:
+                logger.debug("%s: replacing connection %d", self.endpoint, current.connection_id)
+            self._connection = await self._connect(deadline)
+            return self._connection
+
+    async def _connect(self, deadline: float | None) -> AsyncConnection:
+        options = self.options
+        remaining = None if deadline is None else max(deadline - monotonic(), 0.001)
+        connect_timeout = options.connect_timeout
+        if remaining is not None:
+            connect_timeout = min(connect_timeout, remaining)
+        connection_id = next(_connection_ids)
+        trace = self._trace
+        if trace is not None:
+            trace(ConnectionTrace(connection_id, self.endpoint, "connecting", ""))
+        stream = await open_stream(
+            self.address,
+            ssl_context=self._ssl_context,
+            server_hostname=self._tls.server_hostname if self._tls else None,
+            connect_timeout=connect_timeout,
+            tls_timeout=options.tls_handshake_timeout,
+        )
+        frame_hook: Callable[[Any], None] | None = None
+        if trace is not None:
+            hook = trace
+
+            def frame_hook(record: Any) -> None:
+                hook(FrameTrace(connection_id, record))
+
+        connection = AsyncConnection(
+            stream, self.address, options, connection_id=connection_id, trace=frame_hook
+        )
+        try:
+            start_deadline = monotonic() + connect_timeout
+            await connection.start(start_deadline)
+        except BaseException:
+            await connection.aclose()
+            raise
+        self.connections_opened += 1
+        if trace is not None:
+            trace(ConnectionTrace(connection_id, self.endpoint, "ready", ""))
+        return connection
+
+    def new_call(
+        self,
+        method: Method[ReqT, RespT],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncCall[ReqT, RespT]:
+        return AsyncCall(self, method, deadline=_deadline(timeout), metadata=metadata)
+
+    async def unary_unary(
+        self,
+        method: Method[ReqT, RespT],
+        request: ReqT,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> RespT:
+        """One request, one response. A request the server provably did not process (GOAWAY
+        above its id, REFUSED_STREAM, or never sent) is retried once on a new connection."""
+        deadline = _deadline(timeout)
+        for attempt in range(2):
+            call: AsyncCall[ReqT, RespT] = AsyncCall(
+                self, method, deadline=deadline, metadata=metadata
+            )
+            try:
+                await call.send_message(request, end=True)
+                response = await call.receive()
+                if response is None:  # pragma: no cover - CallState enforces cardinality
+                    raise EtcdError("unary call ended without a response")
+                await call.receive()
+                return response
+            except ConnectionLost as exc:
+                if exc.maybe_sent or attempt:
+                    raise
+                logger.debug("%s: %s not processed, retrying once", self.endpoint, method.path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def unary_stream(
+        self,
+        method: Method[ReqT, RespT],
+        request: ReqT,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncCall[ReqT, RespT]:
+        call = self.new_call(method, timeout=timeout, metadata=metadata)
+        call.queue_request(request)
+        return call
+
+    def stream_unary(
+        self, method: Method[ReqT, RespT], *, timeout: float | None = None, metadata: Metadata = ()
+    ) -> AsyncCall[ReqT, RespT]:
+        return self.new_call(method, timeout=timeout, metadata=metadata)
+
+    def stream_stream(
+        self, method: Method[ReqT, RespT], *, timeout: float | None = None, metadata: Metadata = ()
+    ) -> AsyncCall[ReqT, RespT]:
+        return self.new_call(method, timeout=timeout, metadata=metadata)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            self._closed = True
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.aclose()
+
+    async def __aenter__(self) -> AsyncChannel:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncCall(Generic[ReqT, RespT]):
+    """One gRPC call of any cardinality: send messages, receive messages, get the status.
+
+    Iterating yields response messages until the call ends; a non-OK status raises the mapped
+    exception. Leaving the ``async with`` block cancels a call that has not ended."""
+
+    def __init__(
+        self,
+        channel: AsyncChannel,
+        method: Method[ReqT, RespT],
+        *,
+        deadline: float | None,
+        metadata: Metadata,
+    ) -> None:
+        self._channel = channel
+        self.method = method
+        self.deadline = deadline
+        self._metadata = metadata
+        self._connection: AsyncConnection | None = None
+        self._slot: StreamSlot | None = None
+        self._pending: ReqT | None = None
+        self._state: CallState | None = None
+        self._half_closed = False
+        self._started_at = 0.0
+
+    @property
+    def stream_id(self) -> int | None:
+        return self._slot.stream_id if self._slot else None
+
+    @property
+    def connection(self) -> AsyncConnection | None:
+        return self._connection
+
+    @property
+    def initial_metadata(self) -> list[tuple[str, str]] | None:
+        return self._slot.call.initial_metadata if self._slot else None
+
+    @property
+    def trailing_metadata(self) -> list[tuple[str, str]] | None:
+        return self._slot.call.trailing_metadata if self._slot else None
+
+    @property
+    def done(self) -> bool:
+        return self._slot is not None and self._slot.finished and not self._slot.inbox
+
+    def queue_request(self, request: ReqT) -> None:
+        """Send ``request`` and half-close as soon as the call starts."""
+        self._pending = request
+
+    async def _start(self) -> StreamSlot:
+        if self._slot is not None:
+            return self._slot
+        channel = self._channel
+        options = channel.options
+        while True:
+            connection = await channel.get_connection(self.deadline)
+            state = CallState(
+                self.method,
+                max_receive_message_length=options.max_receive_message_length,
+                max_send_message_length=options.max_send_message_length,
+                deadline=self.deadline,
+            )
+
+            def make_headers(state: CallState = state) -> list[tuple[bytes, bytes]]:
+                return state.request_headers(
+                    monotonic(),
+                    authority=channel._authority,
+                    scheme=channel._scheme,
+                    metadata=self._metadata,
+                    user_agent=options.user_agent or USER_AGENT,
+                )
+
+            try:
+                slot = await connection.open_stream(state, make_headers, self.deadline)
+            except ConnectionLost as exc:
+                if exc.maybe_sent:
+                    raise
+                continue  # that connection can take no new streams: the channel opens another
+            self._connection, self._slot, self._state = connection, slot, state
+            self._started_at = monotonic()
+            trace = channel._trace
+            if trace is not None:
+                trace(
+                    CallTrace(connection.connection_id, slot.stream_id, self.method.path, "start")
+                )
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                await self._send(state.encode_request(pending), end=True)
+            return slot
+
+    async def send_message(self, message: ReqT, *, end: bool = False) -> None:
+        """Send one request message; ``end=True`` also half-closes the request stream."""
+        if self._half_closed:
+            raise UsageError(f"{self.method.path}: the request stream has already ended")
+        await self._start()
+        assert self._state is not None
+        await self._send(self._state.encode_request(message), end=end)
+
+    async def _send(self, payload: bytes, *, end: bool) -> None:
+        slot, connection = self._slot, self._connection
+        assert slot is not None and connection is not None
+        trace = self._channel._trace
+        if trace is not None and payload:
+            trace(
+                MessageTrace(
+                    connection.connection_id,
+                    slot.stream_id,
+                    self.method.path,
+                    "send",
+                    payload[5:],
+                    self.method.request_type,
+                )
+            )
+        if end:
+            self._half_closed = True
+            slot.call.end_request()
+        try:
+            await connection.send_message(slot, payload, end, self.deadline)
+        except DeadlineExceeded:
+            await self._abort(ErrorCode.CANCEL)
+            raise
+
+    async def done_writing(self) -> None:
+        """Half-close: tell the server no more requests follow."""
+        if self._half_closed:
+            return
+        await self._start()
+        await self._send(b"", end=True)
+
+    async def receive(self) -> RespT | None:
+        """The next response message, or None when the call ended with OK."""
+        slot = await self._start()
+        connection = self._connection
+        assert connection is not None
+        try:
+            raw = await connection.receive_message(slot, self.deadline)
+        except DeadlineExceeded:
+            await self._abort(ErrorCode.CANCEL)
+            raise
+        except BaseException:
+            if not slot.finished:
+                await self._abort(ErrorCode.CANCEL)
+            raise
+        trace = self._channel._trace
+        if raw is None:
+            status = slot.status
+            assert status is not None
+            if trace is not None:
+                trace(
+                    CallTrace(
+                        connection.connection_id,
+                        slot.stream_id,
+                        self.method.path,
+                        "end",
+                        code=int(status.code),
+                        message=status.message,
+                        duration=monotonic() - self._started_at,
+                    )
+                )
+            if status.code != StatusCode.OK:
+                if status.not_processed:
+                    raise ConnectionLost(
+                        f"the server did not process the call: {status.message}",
+                        endpoint=connection.endpoint,
+                        maybe_sent=False,
+                    )
+                raise status.to_exception(connection.endpoint)
+            return None
+        if trace is not None:
+            trace(
+                MessageTrace(
+                    connection.connection_id,
+                    slot.stream_id,
+                    self.method.path,
+                    "recv",
+                    raw,
+                    self.method.response_type,
+                )
+            )
+        return self.method.deserialize_response(raw)
+
+    async def _abort(self, code: int) -> None:
+        slot, connection = self._slot, self._connection
+        if slot is not None and connection is not None and not slot.finished:
+            slot.error = CallCancelled("call cancelled", endpoint=connection.endpoint)
+            await connection.reset_stream(slot, code)
+
+    async def cancel(self) -> None:
+        """Cancel the call (RST_STREAM CANCEL); further receives raise CallCancelled."""
+        await self._abort(ErrorCode.CANCEL)
+
+    def __aiter__(self) -> AsyncCall[ReqT, RespT]:
+        return self
+
+    async def __anext__(self) -> RespT:
+        message = await self.receive()
+        if message is None:
+            raise StopAsyncIteration
+        return message
+
+    async def __aenter__(self) -> AsyncCall[ReqT, RespT]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()
+

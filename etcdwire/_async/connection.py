@@ -1,0 +1,392 @@
+"""One HTTP/2 connection: a byte stream plus the sans-IO ``H2Connection``.
+
+Reads are done by the callers themselves (leader/follower): whoever is waiting for something
+(a message, send credit, a free stream slot) either becomes the one reader, reads once, feeds
+the bytes to ``H2Connection`` and files the events into per-stream slots, or waits on the
+condition until the current reader has done so. A lone caller therefore never switches
+threads or tasks. Every blocking point takes an absolute deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .._backends.asyncio import AsyncSocketStream
+from .._backends.base import Address
+from .._compat import AsyncCondition, AsyncLock, monotonic
+from .._grpc.call import CallState
+from .._grpc.status import Status
+from .._h2.connection import H2Connection
+from .._h2.events import (
+    DataReceived,
+    GoAwayReceived,
+    PingAckReceived,
+    RemoteSettingsChanged,
+    StreamReset,
+)
+from .._options import ChannelOptions
+from ..errors import ConnectionLost, DeadlineExceeded, EtcdError, RemoteProtocolError
+
+__all__ = ["AsyncConnection", "StreamSlot"]
+
+logger = logging.getLogger("etcdwire.transport")
+
+_READ_SIZE = 65536
+_ENHANCE_YOUR_CALM = 0xB
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - monotonic()
+
+
+class StreamSlot:
+    """What the connection keeps for one call: its gRPC state and received messages."""
+
+    __slots__ = ("call", "error", "inbox", "stream_id", "unacked")
+
+    def __init__(self, stream_id: int, call: CallState) -> None:
+        self.stream_id = stream_id
+        self.call = call
+        self.inbox: deque[bytes] = deque()
+        self.unacked = 0
+        self.error: EtcdError | None = None
+
+    @property
+    def finished(self) -> bool:
+        """No more messages will arrive (final status known or the connection failed)."""
+        return self.error is not None or self.call.status is not None
+
+    @property
+    def status(self) -> Status | None:
+        return self.call.status
+
+
+class AsyncConnection:
+    """A client HTTP/2 connection shared by many concurrent calls."""
+
+    def __init__(
+        self,
+        stream: AsyncSocketStream,
+        address: Address,
+        options: ChannelOptions,
+        *,
+        connection_id: int,
+        trace: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.address = address
+        self.endpoint = str(address)
+        self.connection_id = connection_id
+        self._stream = stream
+        self._options = options
+        self._h2 = H2Connection(
+            max_concurrent_streams_cap=options.max_concurrent_streams,
+            initial_window_size=options.stream_window_size,
+            connection_window=options.connection_window_size,
+            max_header_list_size=options.max_header_list_size,
+            trace=trace,
+        )
+        self._cond = AsyncCondition()
+        self._write_lock = AsyncLock()
+        self._reading = False
+        self._slots: dict[int, StreamSlot] = {}
+        self._error: EtcdError | None = None
+        self._ready = False
+        self._closed = False
+        self.goaway: GoAwayReceived | None = None
+        self.pings_acked: deque[bytes] = deque(maxlen=16)
+        self.last_read_time = monotonic()
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def start(self, deadline: float | None) -> None:
+        """Send the preface and wait for the server's SETTINGS (RFC 9113 §3.4)."""
+        async with self._cond:
+            self._h2.initiate_connection()
+        await self._flush()
+        await self.wait_until(lambda: self._ready, deadline)
+
+    @property
+    def usable(self) -> bool:
+        """True while new calls may be started here."""
+        h2 = self._h2
+        if self._error is not None or self._closed or self.goaway is not None or h2.closed:
+            return False
+        # With no stream open, the only other reason not to open one is that stream ids are
+        # exhausted (RFC 9113 §5.1.1): then a new connection is needed.
+        return h2.can_open_stream or h2.open_outbound_streams > 0
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._slots)
+
+    @property
+    def h2(self) -> H2Connection:
+        return self._h2
+
+    async def aclose(self) -> None:
+        """Say GOAWAY, close the socket and fail every call still open."""
+        if self._closed:
+            return
+        async with self._cond:
+            self._closed = True
+            if not self._h2.closed:
+                self._h2.close_connection()
+            self._fail_locked(ConnectionLost("connection closed", endpoint=self.endpoint))
+            self._cond.notify_all()
+        with contextlib.suppress(EtcdError):
+            await self._flush()
+        await self._stream.aclose()
+
+    # --- calls ------------------------------------------------------------------------------
+
+    async def open_stream(
+        self,
+        call: CallState,
+        make_headers: Callable[[], list[tuple[bytes, bytes]]],
+        deadline: float | None,
+    ) -> StreamSlot:
+        """Send HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
+
+        Raises ConnectionLost(maybe_sent=False) if this connection can take no new stream;
+        the caller then moves to a new connection."""
+        while True:
+            async with self._cond:
+                self._raise_if_unusable()
+                if self._h2.can_open_stream:
+                    headers = make_headers()  # grpc-timeout is the time left right now
+                    stream_id = self._h2.get_next_available_stream_id()
+                    self._h2.send_headers(stream_id, headers, end_stream=False)
+                    slot = StreamSlot(stream_id, call)
+                    self._slots[stream_id] = slot
+                    break
+            await self.wait_until(
+                lambda: self._h2.can_open_stream or not self.usable, deadline, for_slot=True
+            )
+        await self._flush()
+        return slot
+
+    def _raise_if_unusable(self) -> None:
+        if not self.usable:
+            raise ConnectionLost(
+                "connection can take no new streams", endpoint=self.endpoint, maybe_sent=False
+            )
+
+    async def send_message(
+        self, slot: StreamSlot, data: bytes, end_stream: bool, deadline: float | None
+    ) -> None:
+        """Send one framed message (or just END_STREAM when ``data`` is empty)."""
+        view = memoryview(data)
+        stream_id = slot.stream_id
+        while True:
+            async with self._cond:
+                if slot.finished:
+                    return
+                self._raise_if_failed()
+                if not view:
+                    if end_stream:
+                        self._h2.end_stream(stream_id)
+                    break
+                window = self._h2.local_flow_control_window(stream_id)
+                if window > 0:
+                    size = min(window, self._h2.max_outbound_frame_size, len(view))
+                    last = size == len(view)
+                    self._h2.send_data(stream_id, view[:size], end_stream=end_stream and last)
+                    view = view[size:]
+                    if last:
+                        break
+                    blocked = False
+                else:
+                    blocked = True
+            if blocked:
+                await self.wait_until(
+                    lambda: slot.finished or self._h2.local_flow_control_window(stream_id) > 0,
+                    deadline,
+                )
+            else:
+                await self._flush()
+        await self._flush()
+
+    async def receive_message(self, slot: StreamSlot, deadline: float | None) -> bytes | None:
+        """The next message of a call, or None when its final status is known."""
+        if not slot.inbox and not slot.finished:
+            await self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline)
+        async with self._cond:
+            message = slot.inbox.popleft() if slot.inbox else None
+            ack = self._ack_if_drained_locked(slot)
+        if ack:
+            await self._flush()
+        if message is None and slot.error is not None and slot.call.status is None:
+            raise slot.error
+        return message
+
+    async def reset_stream(self, slot: StreamSlot, error_code: int) -> None:
+        async with self._cond:
+            self._slots.pop(slot.stream_id, None)
+            if self._error is None and not self._h2.closed:
+                self._h2.reset_stream(slot.stream_id, error_code)
+        with contextlib.suppress(EtcdError):
+            await self._flush()
+
+    async def ping(self, payload: bytes) -> None:
+        async with self._cond:
+            self._raise_if_failed()
+            self._h2.ping(payload)
+        await self._flush()
+
+    # --- the read loop ----------------------------------------------------------------------
+
+    async def wait_until(
+        self, ready: Callable[[], bool], deadline: float | None, *, for_slot: bool = False
+    ) -> None:
+        """Read and dispatch until ``ready()`` holds (checked under the lock) or the deadline."""
+        while True:
+            async with self._cond:
+                while True:
+                    if ready():
+                        return
+                    if not for_slot:
+                        self._raise_if_failed()
+                    elif self._error is not None:
+                        return
+                    if not self._reading:
+                        self._reading = True
+                        break
+                    timeout = _remaining(deadline)
+                    if timeout is not None and timeout <= 0:
+                        raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
+                    await self._cond.wait(timeout)
+            await self._read_once(deadline)
+
+    async def _read_once(self, deadline: float | None) -> None:
+        data = b""
+        failure: EtcdError | None = None
+        try:
+            data = await self._stream.read(_READ_SIZE, _remaining(deadline))
+        except DeadlineExceeded:
+            async with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+            raise
+        except EtcdError as exc:
+            failure = exc
+        except BaseException:
+            async with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+            raise
+        async with self._cond:
+            self._reading = False
+            if failure is None and not data:
+                failure = ConnectionLost("connection closed by the server", endpoint=self.endpoint)
+            if failure is None:
+                self.last_read_time = monotonic()
+                try:
+                    self._dispatch_locked(data)
+                except RemoteProtocolError as exc:
+                    exc.endpoint = self.endpoint
+                    failure = exc
+            if failure is not None:
+                self._fail_locked(failure)
+            self._cond.notify_all()
+            drained = self.goaway is not None and not self._slots
+        with contextlib.suppress(EtcdError):
+            await self._flush()
+        if failure is not None or drained:
+            await self._close_socket()
+
+    def _dispatch_locked(self, data: bytes) -> None:
+        now = monotonic()
+        slots = self._slots
+        for event in self._h2.receive_data(data):
+            stream_id = getattr(event, "stream_id", 0)
+            if stream_id:
+                if type(event) is StreamReset and event.stream_id in slots and not event.remote:
+                    logger.debug("stream %d reset locally: code %d", stream_id, event.error_code)
+                slot = slots.get(stream_id)
+                if slot is None:
+                    continue
+                call = slot.call
+                messages = call.handle_event(event, now=now)
+                if messages:
+                    slot.inbox.extend(messages)
+                if type(event) is DataReceived:
+                    slot.unacked += event.flow_controlled_length
+                    self._ack_if_drained_locked(slot)
+                reset_code = call.take_reset()
+                if reset_code is not None and not self._h2.closed:
+                    self._h2.reset_stream(stream_id, reset_code)
+                if call.status is not None:
+                    del slots[stream_id]
+                elif call.needed_bytes:
+                    self._h2.ensure_stream_window(stream_id, call.needed_bytes)
+            elif type(event) is RemoteSettingsChanged:
+                self._ready = True
+            elif type(event) is GoAwayReceived:
+                self._on_goaway_locked(event)
+            elif type(event) is PingAckReceived:
+                self.pings_acked.append(event.data)
+
+    def _on_goaway_locked(self, event: GoAwayReceived) -> None:
+        self.goaway = event
+        debug = event.additional_data.decode("utf-8", "replace")
+        if event.error_code == _ENHANCE_YOUR_CALM and debug == "too_many_pings":
+            logger.warning("%s: server sent GOAWAY too_many_pings", self.endpoint)
+        else:
+            logger.info(
+                "%s: GOAWAY last_stream_id=%d code=%d %s",
+                self.endpoint,
+                event.last_stream_id,
+                event.error_code,
+                debug,
+            )
+
+    def _ack_if_drained_locked(self, slot: StreamSlot) -> bool:
+        """Give stream credit back once the consumer has taken every complete message.
+
+        Acking when the inbox is empty (not per message) keeps buffering bounded by the window
+        and still lets a message larger than the window arrive."""
+        if slot.unacked and not slot.inbox and slot.call.status is None and self._error is None:
+            self._h2.acknowledge_received_data(slot.stream_id, slot.unacked)
+            slot.unacked = 0
+            return True
+        return False
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _fail_locked(self, error: EtcdError) -> None:
+        if self._error is None:
+            self._error = error
+            logger.info("%s: connection failed: %s", self.endpoint, error)
+        for slot in self._slots.values():
+            if slot.error is None:
+                slot.error = ConnectionLost(
+                    f"connection lost during the call: {error.message}",
+                    endpoint=self.endpoint,
+                    maybe_sent=True,
+                )
+        self._slots.clear()
+
+    async def _close_socket(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._stream.aclose()
+
+    async def _flush(self) -> None:
+        async with self._write_lock:
+            async with self._cond:
+                data = self._h2.data_to_send()
+            if not data:
+                return
+            try:
+                await self._stream.write(data, self._options.write_timeout)
+            except EtcdError as exc:
+                async with self._cond:
+                    self._fail_locked(exc)
+                    self._cond.notify_all()
+                raise
