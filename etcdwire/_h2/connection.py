@@ -134,7 +134,7 @@ _BODY = Stream.BODY
 _TRAILERS = Stream.TRAILERS
 
 Headers = Sequence[tuple[bytes, bytes]]
-_Handler = Callable[[int, int, bytes, int, int], None]
+_Handler = Callable[["H2Connection", int, int, bytes, int, int], None]
 
 
 def _error(code: int, message: str) -> RemoteProtocolError:
@@ -211,19 +211,6 @@ class H2Connection:
         self._out: list[bytes | memoryview] = []
         self._head: memoryview | None = None
         self._queued_acks = 0
-
-        handlers: list[_Handler] = [self._unknown_handler(t) for t in range(256)]
-        handlers[FrameType.DATA] = self._on_data
-        handlers[FrameType.HEADERS] = self._on_headers
-        handlers[FrameType.PRIORITY] = self._on_priority
-        handlers[FrameType.RST_STREAM] = self._on_rst_stream
-        handlers[FrameType.SETTINGS] = self._on_settings
-        handlers[FrameType.PUSH_PROMISE] = self._on_push_promise
-        handlers[FrameType.PING] = self._on_ping
-        handlers[FrameType.GOAWAY] = self._on_goaway
-        handlers[FrameType.WINDOW_UPDATE] = self._on_window_update
-        handlers[FrameType.CONTINUATION] = self._on_continuation
-        self._handlers = handlers
 
     # --- properties -----------------------------------------------------------------------
 
@@ -630,7 +617,7 @@ class H2Connection:
                 raise _error(
                     ErrorCode.PROTOCOL_ERROR, "the server's first frame must be SETTINGS (§3.4)"
                 )
-            handlers = self._handlers
+            handlers = _HANDLERS
             unpack = _HEADER.unpack_from
             max_length = self._local.max_frame_size
             while total - offset >= 9:
@@ -653,7 +640,7 @@ class H2Connection:
                         f"block of stream {self._hb_sid} (§6.10)",
                     )
                 if self._trace is None:
-                    handlers[frame_type](flags, stream_id, buf, offset + 9, end)
+                    handlers[frame_type](self, flags, stream_id, buf, offset + 9, end)
                 else:
                     self._traced(frame_type, flags, stream_id, buf, offset + 9, end)
                 offset = end
@@ -683,7 +670,7 @@ class H2Connection:
         self._rec = record
         self._deferred = []
         try:
-            self._handlers[frame_type](flags, stream_id, buf, start, end)
+            _HANDLERS[frame_type](self, flags, stream_id, buf, start, end)
         finally:
             # The received frame is reported first, then what it made us queue.
             self._rec = None
@@ -1032,10 +1019,27 @@ class H2Connection:
         self._events.append(WindowUpdated(stream_id, increment))
         return None
 
-    def _unknown_handler(self, frame_type: int) -> _Handler:
-        def on_unknown(flags: int, stream_id: int, buf: bytes, start: int, end: int) -> None:
-            # Unknown types are ignored (§4.1, §5.5); inside a field block the receive loop has
-            # already refused them.
-            self._events.append(UnknownFrameReceived(frame_type, stream_id, buf[start:end]))
 
-        return on_unknown
+def _unknown_frame_handler(frame_type: int) -> _Handler:
+    def on_unknown(
+        conn: H2Connection, flags: int, stream_id: int, buf: bytes, start: int, end: int
+    ) -> None:
+        # Unknown types are ignored (§4.1, §5.5); inside a field block the receive loop has
+        # already refused them.
+        conn._events.append(UnknownFrameReceived(frame_type, stream_id, buf[start:end]))
+
+    return on_unknown
+
+
+#: Frame type -> handler(connection, flags, stream_id, buf, start, end); built once.
+_HANDLERS: list[_Handler] = [_unknown_frame_handler(t) for t in range(256)]
+_HANDLERS[FrameType.DATA] = H2Connection._on_data
+_HANDLERS[FrameType.HEADERS] = H2Connection._on_headers
+_HANDLERS[FrameType.PRIORITY] = H2Connection._on_priority
+_HANDLERS[FrameType.RST_STREAM] = H2Connection._on_rst_stream
+_HANDLERS[FrameType.SETTINGS] = H2Connection._on_settings
+_HANDLERS[FrameType.PUSH_PROMISE] = H2Connection._on_push_promise
+_HANDLERS[FrameType.PING] = H2Connection._on_ping
+_HANDLERS[FrameType.GOAWAY] = H2Connection._on_goaway
+_HANDLERS[FrameType.WINDOW_UPDATE] = H2Connection._on_window_update
+_HANDLERS[FrameType.CONTINUATION] = H2Connection._on_continuation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from etcdwire._h2 import connection as connection_module
 from etcdwire._h2 import frames as fr
 from etcdwire._h2.connection import H2Connection
 from etcdwire._h2.events import DataReceived, PingReceived, StreamEnded
@@ -76,17 +77,20 @@ def test_sending_on_a_stream_we_ended_is_a_local_error() -> None:
         conn.send_data(99, b"x")
 
 
-def test_an_internal_failure_is_still_a_clean_connection_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_an_internal_failure_is_still_a_clean_connection_error() -> None:
     conn, _ = connect()
 
     def broken(*args: object) -> None:
         raise ValueError("simulated bug")
 
-    conn._handlers[FrameType.PING] = broken
-    with pytest.raises(RemoteProtocolError) as info:
-        conn.receive_data(fr.encode_ping(b"12345678"))
+    handlers = connection_module._HANDLERS
+    original = handlers[FrameType.PING]
+    handlers[FrameType.PING] = broken
+    try:
+        with pytest.raises(RemoteProtocolError) as info:
+            conn.receive_data(fr.encode_ping(b"12345678"))
+    finally:
+        handlers[FrameType.PING] = original
     assert info.value.h2_error_code == ErrorCode.INTERNAL_ERROR
     assert isinstance(info.value.__cause__, ValueError)
     assert conn.closed
