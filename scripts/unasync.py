@@ -36,6 +36,8 @@ SUBS: list[tuple[str, str]] = [
     (r"\b__anext__\b", "__next__"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\baclose\b", "close"),
+    (r"\baspawn\b", "spawn"),
+    (r"\basleep\b", "sleep"),
     (r"\b_backends\.asyncio\b", "_backends.sync"),
     (r"\b_async\b", "_sync"),
     (r"\bAsync([A-Z]\w*)", r"\1"),

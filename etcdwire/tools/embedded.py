@@ -496,7 +496,7 @@ class EtcdMember:
         """Client TLS settings for etcdwire (None for a cleartext member)."""
         if not self.tls:
             return None
-        from .._backends.base import TLSConfig  # noqa: PLC0415 - optional, client side only
+        from .._backends.base import TLSConfig
 
         tls = self.client_tls or ClientTLS()
         return TLSConfig(ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
