@@ -23,4 +23,7 @@ class ChannelOptions:
     stream_window_size: int = 4 * 1024 * 1024
     connection_window_size: int = 16 * 1024 * 1024
     max_header_list_size: int = 65536
+    #: Highest client stream id before a new connection is opened (RFC 9113 §5.1.1); grpc-go
+    #: drains at 3/4 of 2**31-1. Lower it only to test id exhaustion.
+    max_stream_id: int = 1_610_612_735
     user_agent: str = ""

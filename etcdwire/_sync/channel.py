@@ -105,6 +105,7 @@ class Channel:
                 return current
             if current is not None:
                 logger.debug("%s: replacing connection %d", self.endpoint, current.connection_id)
+                current.retire()
             self._connection = self._connect(deadline)
             return self._connection
 
@@ -244,7 +245,7 @@ class Call(Generic[ReqT, RespT]):
         self._metadata = metadata
         self._connection: Connection | None = None
         self._slot: StreamSlot | None = None
-        self._pending: ReqT | None = None
+        self._pending: bytes | None = None
         self._state: CallState | None = None
         self._half_closed = False
         self._started_at = 0.0
@@ -270,57 +271,64 @@ class Call(Generic[ReqT, RespT]):
         return self._slot is not None and self._slot.finished and not self._slot.inbox
 
     def queue_request(self, request: ReqT) -> None:
-        """Send ``request`` and half-close as soon as the call starts."""
-        self._pending = request
+        """Send ``request`` and half-close as soon as the call starts. Bad input raises here,
+        before anything is sent."""
+        self._pending = self._call_state().encode_request(request)
+
+    def _call_state(self) -> CallState:
+        if self._state is None:
+            options = self._channel.options
+            self._state = CallState(
+                self.method,
+                max_receive_message_length=options.max_receive_message_length,
+                max_send_message_length=options.max_send_message_length,
+                deadline=self.deadline,
+            )
+        return self._state
 
     def _start(self) -> StreamSlot:
         if self._slot is not None:
             return self._slot
         channel = self._channel
         options = channel.options
-        while True:
-            connection = channel.get_connection(self.deadline)
-            state = CallState(
-                self.method,
-                max_receive_message_length=options.max_receive_message_length,
-                max_send_message_length=options.max_send_message_length,
-                deadline=self.deadline,
+        state = self._call_state()
+
+        def make_headers() -> list[tuple[bytes, bytes]]:
+            return state.request_headers(
+                monotonic(),
+                authority=channel._authority,
+                scheme=channel._scheme,
+                metadata=self._metadata,
+                user_agent=options.user_agent or USER_AGENT,
             )
 
-            def make_headers(state: CallState = state) -> list[tuple[bytes, bytes]]:
-                return state.request_headers(
-                    monotonic(),
-                    authority=channel._authority,
-                    scheme=channel._scheme,
-                    metadata=self._metadata,
-                    user_agent=options.user_agent or USER_AGENT,
-                )
-
+        while True:
+            connection = channel.get_connection(self.deadline)
             try:
                 slot = connection.open_stream(state, make_headers, self.deadline)
             except ConnectionLost as exc:
                 if exc.maybe_sent:
                     raise
                 continue  # that connection can take no new streams: the channel opens another
-            self._connection, self._slot, self._state = connection, slot, state
-            self._started_at = monotonic()
-            trace = channel._trace
-            if trace is not None:
-                trace(
-                    CallTrace(connection.connection_id, slot.stream_id, self.method.path, "start")
-                )
-            pending, self._pending = self._pending, None
-            if pending is not None:
-                self._send(state.encode_request(pending), end=True)
-            return slot
+            break
+        self._connection, self._slot = connection, slot
+        self._started_at = monotonic()
+        trace = channel._trace
+        if trace is not None:
+            trace(CallTrace(connection.connection_id, slot.stream_id, self.method.path, "start"))
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._send(pending, end=True)
+        return slot
 
     def send_message(self, message: ReqT, *, end: bool = False) -> None:
-        """Send one request message; ``end=True`` also half-closes the request stream."""
+        """Send one request message; ``end=True`` also half-closes the request stream. Bad
+        input raises before anything is sent."""
         if self._half_closed:
             raise UsageError(f"{self.method.path}: the request stream has already ended")
+        payload = self._call_state().encode_request(message)
         self._start()
-        assert self._state is not None
-        self._send(self._state.encode_request(message), end=end)
+        self._send(payload, end=end)
 
     def _send(self, payload: bytes, *, end: bool) -> None:
         slot, connection = self._slot, self._connection

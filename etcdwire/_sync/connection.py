@@ -31,7 +31,13 @@ from .._h2.events import (
     StreamReset,
 )
 from .._options import ChannelOptions
-from ..errors import ConnectionLost, DeadlineExceeded, EtcdError, RemoteProtocolError
+from ..errors import (
+    ConnectionLost,
+    DeadlineExceeded,
+    EtcdError,
+    ProtocolError,
+    RemoteProtocolError,
+)
 
 __all__ = ["Connection", "StreamSlot"]
 
@@ -89,6 +95,7 @@ class Connection:
             initial_window_size=options.stream_window_size,
             connection_window=options.connection_window_size,
             max_header_list_size=options.max_header_list_size,
+            max_stream_id=options.max_stream_id,
             trace=trace,
         )
         self._cond = Condition()
@@ -98,6 +105,7 @@ class Connection:
         self._error: EtcdError | None = None
         self._ready = False
         self._closed = False
+        self._retiring = False
         self.goaway: GoAwayReceived | None = None
         self.pings_acked: deque[bytes] = deque(maxlen=16)
         self.last_read_time = monotonic()
@@ -116,6 +124,8 @@ class Connection:
         """True while new calls may be started here."""
         h2 = self._h2
         if self._error is not None or self._closed or self.goaway is not None or h2.closed:
+            return False
+        if self._retiring:
             return False
         # With no stream open, the only other reason not to open one is that stream ids are
         # exhausted (RFC 9113 §5.1.1): then a new connection is needed.
@@ -230,8 +240,19 @@ class Connection:
             self._slots.pop(slot.stream_id, None)
             if self._error is None and not self._h2.closed:
                 self._h2.reset_stream(slot.stream_id, error_code)
+            drained = self._retiring and not self._slots
         with contextlib.suppress(EtcdError):
             self._flush()
+        if drained:
+            self.close()
+
+    def retire(self) -> None:
+        """Take no new calls; close once the calls in progress have finished."""
+        with self._cond:
+            self._retiring = True
+            idle = not self._slots
+        if idle:
+            self.close()
 
     def ping(self, payload: bytes) -> None:
         with self._cond:
@@ -294,7 +315,7 @@ class Connection:
             if failure is not None:
                 self._fail_locked(failure)
             self._cond.notify_all()
-            drained = self.goaway is not None and not self._slots
+            drained = (self.goaway is not None or self._retiring) and not self._slots
         with contextlib.suppress(EtcdError):
             self._flush()
         if failure is not None or drained:
@@ -366,12 +387,19 @@ class Connection:
             self._error = error
             logger.info("%s: connection failed: %s", self.endpoint, error)
         for slot in self._slots.values():
-            if slot.error is None:
-                slot.error = ConnectionLost(
-                    f"connection lost during the call: {error.message}",
-                    endpoint=self.endpoint,
-                    maybe_sent=True,
-                )
+            if slot.error is not None:
+                continue
+            if isinstance(error, ProtocolError):
+                # The peer (or we) broke HTTP/2: say so, rather than "connection lost".
+                slot.error = error
+                continue
+            lost = ConnectionLost(
+                f"connection lost during the call: {error.message}",
+                endpoint=self.endpoint,
+                maybe_sent=True,
+            )
+            lost.__cause__ = error
+            slot.error = lost
         self._slots.clear()
 
     def _close_socket(self) -> None:

@@ -826,7 +826,10 @@ class FakeServer:
 
     def _accept_loop(self) -> None:
         while not self.closing:
-            readable, _, _ = select.select([self._listener], [], [], 0.1)
+            try:
+                readable, _, _ = select.select([self._listener], [], [], 0.1)
+            except (OSError, ValueError):  # the listener was closed under us
+                return
             if not readable or self.closing:
                 continue
             try:
@@ -879,6 +882,7 @@ class FakeServer:
         """Stop accepting, drop every connection, join all threads, re-raise handler errors."""
         if not self.closing:
             self.closing = True
+            self._acceptor.join(timeout)  # it polls `closing` every 0.1 s
             self._listener.close()
             for conn in list(self.connections):
                 with contextlib.suppress(OSError), conn.changed:

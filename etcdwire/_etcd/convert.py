@@ -1,0 +1,197 @@
+"""Protobuf responses -> :mod:`etcdwire.types`.
+
+One function per etcd response message. Unset message fields convert to their defaults
+(``ResponseHeader()`` for a missing header, None for a missing ``prev_kv``); repeated fields
+become tuples. A txn's nested responses are converted by their oneof case, recursively.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .._pb import kv_pb2, rpc_pb2
+from ..errors import Internal
+from ..types import (
+    CompactResponse,
+    DeleteResponse,
+    Event,
+    EventType,
+    GetResponse,
+    KeyValue,
+    LeaseGrant,
+    LeaseKeepAliveReply,
+    LeaseLeasesResponse,
+    LeaseRevokeResponse,
+    LeaseStatus,
+    LeaseTimeToLive,
+    Member,
+    MemberListResponse,
+    PutResponse,
+    ResponseHeader,
+    TxnResponse,
+)
+
+__all__ = [
+    "compact_response",
+    "delete_response",
+    "event",
+    "get_response",
+    "header",
+    "key_value",
+    "lease_grant",
+    "lease_keep_alive",
+    "lease_leases",
+    "lease_revoke",
+    "lease_time_to_live",
+    "member",
+    "member_list",
+    "put_response",
+    "txn_response",
+]
+
+_EMPTY_HEADER = ResponseHeader()
+
+
+class _HasHeader(Protocol):
+    """Any etcd response message: each has a ``header`` field."""
+
+    @property
+    def header(self) -> rpc_pb2.ResponseHeader: ...
+
+    def HasField(self, field_name: str) -> bool: ...  # noqa: N802 - protobuf's name
+
+
+def header(message: rpc_pb2.ResponseHeader) -> ResponseHeader:
+    return ResponseHeader(
+        cluster_id=message.cluster_id,
+        member_id=message.member_id,
+        revision=message.revision,
+        raft_term=message.raft_term,
+    )
+
+
+def _header_of(message: _HasHeader) -> ResponseHeader:
+    if not message.HasField("header"):
+        return _EMPTY_HEADER
+    return header(message.header)
+
+
+def key_value(message: kv_pb2.KeyValue) -> KeyValue:
+    return KeyValue(
+        key=message.key,
+        value=message.value,
+        create_revision=message.create_revision,
+        mod_revision=message.mod_revision,
+        version=message.version,
+        lease=message.lease,
+    )
+
+
+def event(message: kv_pb2.Event) -> Event:
+    try:
+        kind = EventType(message.type)
+    except ValueError:
+        raise Internal(f"etcd sent a watch event of unknown type {message.type}") from None
+    return Event(
+        type=kind,
+        kv=key_value(message.kv),
+        prev_kv=key_value(message.prev_kv) if message.HasField("prev_kv") else None,
+    )
+
+
+def get_response(message: rpc_pb2.RangeResponse) -> GetResponse:
+    return GetResponse(
+        header=_header_of(message),
+        kvs=tuple(key_value(kv) for kv in message.kvs),
+        more=message.more,
+        count=message.count,
+    )
+
+
+def put_response(message: rpc_pb2.PutResponse) -> PutResponse:
+    return PutResponse(
+        header=_header_of(message),
+        prev_kv=key_value(message.prev_kv) if message.HasField("prev_kv") else None,
+    )
+
+
+def delete_response(message: rpc_pb2.DeleteRangeResponse) -> DeleteResponse:
+    return DeleteResponse(
+        header=_header_of(message),
+        deleted=message.deleted,
+        prev_kvs=tuple(key_value(kv) for kv in message.prev_kvs),
+    )
+
+
+def compact_response(message: rpc_pb2.CompactionResponse) -> CompactResponse:
+    return CompactResponse(header=_header_of(message))
+
+
+def _response_op(
+    message: rpc_pb2.ResponseOp,
+) -> GetResponse | PutResponse | DeleteResponse | TxnResponse:
+    case = message.WhichOneof("response")
+    if case == "response_range":
+        return get_response(message.response_range)
+    if case == "response_put":
+        return put_response(message.response_put)
+    if case == "response_delete_range":
+        return delete_response(message.response_delete_range)
+    if case == "response_txn":
+        return txn_response(message.response_txn)
+    # gRPC's rule for a response the client cannot interpret: INTERNAL (statuscodes.md).
+    raise Internal("etcd sent a txn response entry with no response set")
+
+
+def txn_response(message: rpc_pb2.TxnResponse) -> TxnResponse:
+    return TxnResponse(
+        header=_header_of(message),
+        succeeded=message.succeeded,
+        responses=tuple(_response_op(op) for op in message.responses),
+    )
+
+
+def lease_grant(message: rpc_pb2.LeaseGrantResponse) -> LeaseGrant:
+    return LeaseGrant(header=_header_of(message), id=message.ID, ttl=message.TTL)
+
+
+def lease_revoke(message: rpc_pb2.LeaseRevokeResponse) -> LeaseRevokeResponse:
+    return LeaseRevokeResponse(header=_header_of(message))
+
+
+def lease_keep_alive(message: rpc_pb2.LeaseKeepAliveResponse) -> LeaseKeepAliveReply:
+    return LeaseKeepAliveReply(header=_header_of(message), id=message.ID, ttl=message.TTL)
+
+
+def lease_time_to_live(message: rpc_pb2.LeaseTimeToLiveResponse) -> LeaseTimeToLive:
+    return LeaseTimeToLive(
+        header=_header_of(message),
+        id=message.ID,
+        ttl=message.TTL,
+        granted_ttl=message.grantedTTL,
+        keys=tuple(message.keys),
+    )
+
+
+def lease_leases(message: rpc_pb2.LeaseLeasesResponse) -> LeaseLeasesResponse:
+    return LeaseLeasesResponse(
+        header=_header_of(message),
+        leases=tuple(LeaseStatus(id=lease.ID) for lease in message.leases),
+    )
+
+
+def member(message: rpc_pb2.Member) -> Member:
+    return Member(
+        id=message.ID,
+        name=message.name,
+        peer_urls=tuple(message.peerURLs),
+        client_urls=tuple(message.clientURLs),
+        is_learner=message.isLearner,
+    )
+
+
+def member_list(message: rpc_pb2.MemberListResponse) -> MemberListResponse:
+    return MemberListResponse(
+        header=_header_of(message),
+        members=tuple(member(m) for m in message.members),
+    )
