@@ -196,8 +196,8 @@ class TokenState:
 
     def __repr__(self) -> str:
         if self.mode is AuthMode.CREDENTIALS:
-            token = "disabled-on-server" if self._auth_disabled else (
-                "set" if self._token else "none"
+            token = (
+                "disabled-on-server" if self._auth_disabled else ("set" if self._token else "none")
             )
             return f"TokenState(mode=credentials, username={self._username!r}, token={token})"
         if self.mode is AuthMode.STATIC:

@@ -246,9 +246,7 @@ class EndpointTable:
         ep.state = EndpointState.IDLE
         ep.streams_open = 0
 
-    def count(
-        self, endpoint: str, *, streams: int = 0, leases: int = 0, watches: int = 0
-    ) -> None:
+    def count(self, endpoint: str, *, streams: int = 0, leases: int = 0, watches: int = 0) -> None:
         """Add deltas to the counters shown by ``client.info()`` (never below zero)."""
         ep = self._eps.get(endpoint)
         if ep is None:
@@ -286,8 +284,8 @@ class EndpointTable:
             ep = self._eps[url]
             state = ep.effective_state(now)
             waiting = state in (EndpointState.BACKING_OFF, EndpointState.FAILED)
-            active = url == self._pinned if self.policy == "pinned" else (
-                state is EndpointState.READY
+            active = (
+                url == self._pinned if self.policy == "pinned" else (state is EndpointState.READY)
             )
             out.append(
                 EndpointStatus(
@@ -360,10 +358,10 @@ class _MemberLike(Protocol):
     """The fields of ``etcdserverpb.Member`` used here."""
 
     @property
-    def clientURLs(self) -> Iterable[str]: ...  # noqa: N802 (protobuf field name)
+    def clientURLs(self) -> Iterable[str]: ...
 
     @property
-    def isLearner(self) -> bool: ...  # noqa: N802 (protobuf field name)
+    def isLearner(self) -> bool: ...
 
 
 _PLAIN_SCHEMES = ("http", "unix")

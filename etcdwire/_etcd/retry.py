@@ -267,7 +267,10 @@ class RetryPolicy:
         deadline.
         """
         verdict = self._classify(
-            method, error, endpoints=endpoints, auth_retries=auth_retries,
+            method,
+            error,
+            endpoints=endpoints,
+            auth_retries=auth_retries,
             response_started=response_started,
         )
         if not verdict.retry:
