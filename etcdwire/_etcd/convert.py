@@ -58,7 +58,7 @@ class _HasHeader(Protocol):
     @property
     def header(self) -> rpc_pb2.ResponseHeader: ...
 
-    def HasField(self, field_name: str) -> bool: ...  # noqa: N802 - protobuf's name
+    def HasField(self, field_name: str) -> bool: ...
 
 
 def header(message: rpc_pb2.ResponseHeader) -> ResponseHeader:
