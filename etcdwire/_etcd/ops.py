@@ -166,8 +166,11 @@ def _resolve_range(
     _as_flag(from_key, "from_key")
     chosen = [
         name
-        for name, on in (("range_end", range_end is not None), ("prefix", prefix),
-                         ("from_key", from_key))
+        for name, on in (
+            ("range_end", range_end is not None),
+            ("prefix", prefix),
+            ("from_key", from_key),
+        )
         if on
     ]
     if len(chosen) > 1:
@@ -293,9 +296,7 @@ class Op(Generic[R]):
         verb = "get"
         raw_key, end = _resolve_range(key, range_end, prefix, from_key, verb)
         order = None if sort_order is None else _as_member(sort_order, SortOrder, "sort_order")
-        target = (
-            None if sort_target is None else _as_member(sort_target, SortTarget, "sort_target")
-        )
+        target = None if sort_target is None else _as_member(sort_target, SortTarget, "sort_target")
         if (order is not None or target is not None) and not end:
             raise UsageError(
                 "get: sorting needs a range (range_end, prefix or from_key); "
@@ -397,8 +398,14 @@ class GetOp(Op[GetResponse]):
     def __post_init__(self) -> None:
         _check_key(self.key, "get")
         _check_range(self.key, self.range_end, "get")
-        for name in ("limit", "revision", "min_mod_revision", "max_mod_revision",
-                     "min_create_revision", "max_create_revision"):
+        for name in (
+            "limit",
+            "revision",
+            "min_mod_revision",
+            "max_mod_revision",
+            "min_create_revision",
+            "max_create_revision",
+        ):
             _as_count(getattr(self, name), name)
         for name in ("serializable", "keys_only", "count_only"):
             _as_flag(getattr(self, name), name)
@@ -406,8 +413,10 @@ class GetOp(Op[GetResponse]):
         object.__setattr__(
             self, "sort_target", _as_member(self.sort_target, SortTarget, "sort_target")
         )
-        for low, high in (("min_mod_revision", "max_mod_revision"),
-                          ("min_create_revision", "max_create_revision")):
+        for low, high in (
+            ("min_mod_revision", "max_mod_revision"),
+            ("min_create_revision", "max_create_revision"),
+        ):
             lo, hi = getattr(self, low), getattr(self, high)
             if lo and hi and lo > hi:
                 raise UsageError(f"get: {low} {lo} > {high} {hi} selects nothing")
@@ -667,9 +676,7 @@ def _deleted(dels: list[tuple[bytes, bytes]], key: bytes) -> bool:
     """Does a delete of this list cover ``key``? Each is [key, range_end) with an empty end
     meaning the single key, compared as etcd's interval tree does (so, as on the server, a
     from-key delete, whose end b"\\0" sorts before every key, covers nothing)."""
-    return any(
-        (key == start) if not end else (start <= key < end) for start, end in dels
-    )
+    return any((key == start) if not end else (start <= key < end) for start, end in dels)
 
 
 def _writes(ops: tuple[AnyOp, ...], branch: str) -> tuple[set[bytes], list[tuple[bytes, bytes]]]:
@@ -848,6 +855,10 @@ class CompareSubject:
     range_end: bytes
     target: CompareTarget
 
+    def __post_init__(self) -> None:
+        _check_key(self.key, "compare")
+        _check_range(self.key, self.range_end, "compare")
+
     @classmethod
     def _make(
         cls, key: object, range_end: object, prefix: bool, target: CompareTarget
@@ -939,9 +950,7 @@ def compare_and_swap(
     )
 
 
-def compare_and_delete(
-    key: bytes | str, expected: bytes | str, *, prev_kv: bool = False
-) -> TxnOp:
+def compare_and_delete(key: bytes | str, expected: bytes | str, *, prev_kv: bool = False) -> TxnOp:
     """Delete ``key`` only if its value is ``expected``. On failure ``responses[0]`` is a
     GetResponse with the current state."""
     return Op.txn(
