@@ -284,7 +284,9 @@ class AsyncCall(Generic[ReqT, RespT]):
             )
         return self._state
 
-    async def _start(self) -> StreamSlot:
+    async def _start(self, *, flush: bool = True) -> StreamSlot:
+        """Open the stream. Its HEADERS are written with the first message; ``flush`` writes
+        them at once when no message follows (a receive before any send)."""
         if self._slot is not None:
             return self._slot
         channel = self._channel
@@ -317,6 +319,8 @@ class AsyncCall(Generic[ReqT, RespT]):
         pending, self._pending = self._pending, None
         if pending is not None:
             await self._send(pending, end=True)
+        elif flush:
+            await connection.flush()
         return slot
 
     async def send_message(self, message: ReqT, *, end: bool = False) -> None:
@@ -325,7 +329,7 @@ class AsyncCall(Generic[ReqT, RespT]):
         if self._half_closed:
             raise UsageError(f"{self.method.path}: the request stream has already ended")
         payload = self._call_state().encode_request(message)
-        await self._start()
+        await self._start(flush=False)
         await self._send(payload, end=end)
 
     async def _send(self, payload: bytes, *, end: bool) -> None:
@@ -356,7 +360,7 @@ class AsyncCall(Generic[ReqT, RespT]):
         """Half-close: tell the server no more requests follow."""
         if self._half_closed:
             return
-        await self._start()
+        await self._start(flush=False)
         await self._send(b"", end=True)
 
     async def receive(self) -> RespT | None:

@@ -159,7 +159,8 @@ class AsyncConnection:
         make_headers: Callable[[], list[tuple[bytes, bytes]]],
         deadline: float | None,
     ) -> StreamSlot:
-        """Send HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
+        """Queue HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
+        Nothing is written yet: the caller's first message (or :meth:`flush`) goes with them.
 
         Raises ConnectionLost(maybe_sent=False) if this connection can take no new stream;
         the caller then moves to a new connection."""
@@ -176,7 +177,6 @@ class AsyncConnection:
             await self.wait_until(
                 lambda: self._h2.can_open_stream or not self.usable, deadline, for_slot=True
             )
-        await self._flush()
         return slot
 
     def _raise_if_unusable(self) -> None:
@@ -202,7 +202,9 @@ class AsyncConnection:
                     break
                 window = self._h2.local_flow_control_window(stream_id)
                 if window > 0:
-                    size = min(window, self._h2.max_outbound_frame_size, len(view))
+                    # send_data splits at the peer's MAX_FRAME_SIZE; each chunk is written
+                    # before the next is queued, so at most one window is ever buffered.
+                    size = min(window, len(view))
                     last = size == len(view)
                     self._h2.send_data(stream_id, view[:size], end_stream=end_stream and last)
                     view = view[size:]
@@ -283,6 +285,16 @@ class AsyncConnection:
             await self._read_once(deadline)
 
     async def _read_once(self, deadline: float | None) -> None:
+        # Control frames queued by the last read (PING and SETTINGS ACKs, WINDOW_UPDATEs) go
+        # out here, before blocking, or with the next write: a PING ACK does not cost a
+        # write of its own when the response it came with completes the call.
+        try:
+            await self._flush()
+        except BaseException:
+            async with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+            raise
         data = b""
         failure: EtcdError | None = None
         try:
@@ -314,9 +326,9 @@ class AsyncConnection:
                 self._fail_locked(failure)
             self._cond.notify_all()
             drained = (self.goaway is not None or self._retiring) and not self._slots
-        with contextlib.suppress(EtcdError):
-            await self._flush()
         if failure is not None or drained:
+            with contextlib.suppress(EtcdError):
+                await self._flush()  # our GOAWAY, if the connection says one
             await self._close_socket()
 
     def _dispatch_locked(self, data: bytes) -> None:
@@ -404,6 +416,10 @@ class AsyncConnection:
         if not self._closed:
             self._closed = True
             await self._stream.aclose()
+
+    async def flush(self) -> None:
+        """Write whatever HTTP/2 frames are queued."""
+        await self._flush()
 
     async def _flush(self) -> None:
         async with self._write_lock:

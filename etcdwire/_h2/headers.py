@@ -163,29 +163,89 @@ class HeaderDecoder:
         return entry
 
 
-class HeaderEncoder:
-    """The connection's HPACK encoder."""
+def _encode_integer(value: int, prefix_bits: int, first: int) -> bytes:
+    """RFC 7541 §5.1 integer with an N-bit prefix; ``first`` carries the pattern bits."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((first | value,))
+    out = bytearray((first | limit,))
+    value -= limit
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
-    __slots__ = ("_encoder",)
+
+def _encode_string(data: bytes) -> bytes:
+    """RFC 7541 §5.2 string literal, raw octets (H = 0)."""
+    return _encode_integer(len(data), 7, 0x00) + data
+
+
+_STATIC_FIELDS: dict[Header, int] = {}
+_STATIC_NAMES: dict[bytes, int] = {}
+for _index, (_name, _value) in enumerate(hpack.table.HeaderTable.STATIC_TABLE, start=1):
+    _STATIC_FIELDS.setdefault((_name, _value), _index)
+    _STATIC_NAMES.setdefault(_name, _index)
+_FIELD_CACHE_LIMIT = 4096
+_SIZE_UPDATE_TO_ZERO = b"\x20"  # RFC 7541 §6.3: dynamic table size update, new size 0
+
+
+def _encode_field(name: bytes, value: bytes) -> bytes:
+    """One field that never touches the dynamic table: indexed from the static table when the
+    whole field is there, else a literal without indexing (§6.2.2), or never indexed (§6.2.3)
+    for secrets and per-call values, with the name from the static table when it is there."""
+    index = _STATIC_FIELDS.get((name, value))
+    if index is not None:
+        return _encode_integer(index, 7, 0x80)
+    pattern = 0x10 if name in _NOT_INDEXED else 0x00
+    name_index = _STATIC_NAMES.get(name)
+    if name_index is not None:
+        return _encode_integer(name_index, 4, pattern) + _encode_string(value)
+    return bytes((pattern,)) + _encode_string(name) + _encode_string(value)
+
+
+class HeaderEncoder:
+    """The connection's HPACK encoder.
+
+    It never inserts into the dynamic table, so a block depends only on its fields: each
+    field's encoding is cached (except secrets and ``grpc-timeout``, which change per call or
+    must not linger). The first block, and the first after the peer changes
+    SETTINGS_HEADER_TABLE_SIZE, starts with a size update to 0 (RFC 7541 §4.2), so the peer
+    never expects us to keep table state. Strings are sent raw rather than Huffman-coded:
+    request blocks are small and per-call CPU matters more than a few dozen octets."""
+
+    __slots__ = ("_cache", "_size_update_due", "_table_size")
 
     def __init__(self) -> None:
-        self._encoder = hpack.Encoder()
+        self._cache: dict[Header, bytes] = {}
+        self._table_size = 4096
+        self._size_update_due = True
 
     @property
     def table_size(self) -> int:
-        value: int = self._encoder.header_table_size
-        return value
+        return self._table_size
 
     @table_size.setter
     def table_size(self, value: int) -> None:
-        """Our table may use up to the peer's HEADER_TABLE_SIZE; a change is signalled at the
-        start of the next block (§4.3.1, RFC 7541 §6.3)."""
-        self._encoder.header_table_size = value
+        """The peer's HEADER_TABLE_SIZE; we use none of it, and say so in the next block."""
+        self._table_size = value
+        self._size_update_due = True
 
     def encode(self, headers: Iterable[Header]) -> bytes:
-        fields = [
-            hpack.NeverIndexedHeaderTuple(name, value) if name in _NOT_INDEXED else (name, value)
-            for name, value in headers
-        ]
-        block: bytes = self._encoder.encode(fields, huffman=True)
-        return block
+        cache = self._cache
+        parts: list[bytes] = []
+        if self._size_update_due:
+            self._size_update_due = False
+            parts.append(_SIZE_UPDATE_TO_ZERO)
+        for field in headers:
+            encoded = cache.get(field)
+            if encoded is None:
+                name, value = field
+                encoded = _encode_field(name, value)
+                if name not in _NOT_INDEXED:
+                    if len(cache) >= _FIELD_CACHE_LIMIT:
+                        cache.clear()
+                    cache[field] = encoded
+            parts.append(encoded)
+        return b"".join(parts)

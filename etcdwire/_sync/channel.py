@@ -286,7 +286,9 @@ class Call(Generic[ReqT, RespT]):
             )
         return self._state
 
-    def _start(self) -> StreamSlot:
+    def _start(self, *, flush: bool = True) -> StreamSlot:
+        """Open the stream. Its HEADERS are written with the first message; ``flush`` writes
+        them at once when no message follows (a receive before any send)."""
         if self._slot is not None:
             return self._slot
         channel = self._channel
@@ -319,6 +321,8 @@ class Call(Generic[ReqT, RespT]):
         pending, self._pending = self._pending, None
         if pending is not None:
             self._send(pending, end=True)
+        elif flush:
+            connection.flush()
         return slot
 
     def send_message(self, message: ReqT, *, end: bool = False) -> None:
@@ -327,7 +331,7 @@ class Call(Generic[ReqT, RespT]):
         if self._half_closed:
             raise UsageError(f"{self.method.path}: the request stream has already ended")
         payload = self._call_state().encode_request(message)
-        self._start()
+        self._start(flush=False)
         self._send(payload, end=end)
 
     def _send(self, payload: bytes, *, end: bool) -> None:
@@ -358,7 +362,7 @@ class Call(Generic[ReqT, RespT]):
         """Half-close: tell the server no more requests follow."""
         if self._half_closed:
             return
-        self._start()
+        self._start(flush=False)
         self._send(b"", end=True)
 
     def receive(self) -> RespT | None:

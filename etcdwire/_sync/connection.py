@@ -161,7 +161,8 @@ class Connection:
         make_headers: Callable[[], list[tuple[bytes, bytes]]],
         deadline: float | None,
     ) -> StreamSlot:
-        """Send HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
+        """Queue HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
+        Nothing is written yet: the caller's first message (or :meth:`flush`) goes with them.
 
         Raises ConnectionLost(maybe_sent=False) if this connection can take no new stream;
         the caller then moves to a new connection."""
@@ -178,7 +179,6 @@ class Connection:
             self.wait_until(
                 lambda: self._h2.can_open_stream or not self.usable, deadline, for_slot=True
             )
-        self._flush()
         return slot
 
     def _raise_if_unusable(self) -> None:
@@ -204,7 +204,9 @@ class Connection:
                     break
                 window = self._h2.local_flow_control_window(stream_id)
                 if window > 0:
-                    size = min(window, self._h2.max_outbound_frame_size, len(view))
+                    # send_data splits at the peer's MAX_FRAME_SIZE; each chunk is written
+                    # before the next is queued, so at most one window is ever buffered.
+                    size = min(window, len(view))
                     last = size == len(view)
                     self._h2.send_data(stream_id, view[:size], end_stream=end_stream and last)
                     view = view[size:]
@@ -285,6 +287,16 @@ class Connection:
             self._read_once(deadline)
 
     def _read_once(self, deadline: float | None) -> None:
+        # Control frames queued by the last read (PING and SETTINGS ACKs, WINDOW_UPDATEs) go
+        # out here, before blocking, or with the next write: a PING ACK does not cost a
+        # write of its own when the response it came with completes the call.
+        try:
+            self._flush()
+        except BaseException:
+            with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+            raise
         data = b""
         failure: EtcdError | None = None
         try:
@@ -316,9 +328,9 @@ class Connection:
                 self._fail_locked(failure)
             self._cond.notify_all()
             drained = (self.goaway is not None or self._retiring) and not self._slots
-        with contextlib.suppress(EtcdError):
-            self._flush()
         if failure is not None or drained:
+            with contextlib.suppress(EtcdError):
+                self._flush()  # our GOAWAY, if the connection says one
             self._close_socket()
 
     def _dispatch_locked(self, data: bytes) -> None:
@@ -406,6 +418,10 @@ class Connection:
         if not self._closed:
             self._closed = True
             self._stream.close()
+
+    def flush(self) -> None:
+        """Write whatever HTTP/2 frames are queued."""
+        self._flush()
 
     def _flush(self) -> None:
         with self._write_lock:
