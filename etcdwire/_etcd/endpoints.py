@@ -47,6 +47,7 @@ class EndpointState(enum.Enum):
 
 
 _USABLE = frozenset({EndpointState.IDLE, EndpointState.CONNECTING, EndpointState.READY})
+_WAITING = frozenset({EndpointState.BACKING_OFF, EndpointState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,15 +219,20 @@ class EndpointTable:
         long time may be retried at once, one that fails right after connecting waits.
         ``fatal`` marks failures that retrying soon will not fix (bad TLS configuration, a
         server that does not speak h2): the endpoint is FAILED and waits the maximum backoff.
-        Streams on that connection are gone, so ``streams_open`` drops to 0.
+        Streams on that connection are gone, so ``streams_open`` drops to 0. A failure reported
+        while the endpoint is already backing off only updates ``last_error``.
         """
         ep = self._eps.get(endpoint)
         if ep is None:
             return
-        ep.failures += 1
         text = str(error)
         ep.last_error = f"{type(error).__name__}: {text}" if text else type(error).__name__
         ep.last_error_at = now
+        if not fatal and ep.effective_state(now) in _WAITING:
+            # The same failure reported again (by the connect task and by a call, say): it
+            # neither counts twice nor lengthens the backoff.
+            return
+        ep.failures += 1
         ep.streams_open = 0
         if fatal:
             ep.state = EndpointState.FAILED
@@ -264,15 +270,13 @@ class EndpointTable:
         """Seconds the connection attempt starting now may take (see ConnectBackoff)."""
         return self._get(endpoint).backoff.connect_timeout(now, deadline)
 
-    def pick(self, now: float, *, exclude: Collection[str] = ()) -> Pick | None:
-        """The endpoint for the next call, or None when the table is empty.
+    def pick(self, now: float, *, exclude: Collection[str] = ()) -> Pick:
+        """The endpoint for the next call (the table is never empty).
 
         ``exclude`` names endpoints the retry policy asked to move away from
         (``RetryDecision.switch_endpoint``); they are used only when no other endpoint is
         usable. Under ``"pinned"`` the pin moves to the chosen endpoint.
         """
-        if not self._order:
-            return None
         if self.policy == "pinned":
             return self._pick_pinned(now, exclude)
         return self._pick_round_robin(now, exclude)
@@ -283,7 +287,7 @@ class EndpointTable:
         for url in self._order:
             ep = self._eps[url]
             state = ep.effective_state(now)
-            waiting = state in (EndpointState.BACKING_OFF, EndpointState.FAILED)
+            waiting = state in _WAITING
             active = (
                 url == self._pinned if self.policy == "pinned" else (state is EndpointState.READY)
             )
