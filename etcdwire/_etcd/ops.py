@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from google.protobuf.message import Message
 
@@ -91,6 +91,7 @@ MAX_LEASE_TTL = 9_000_000_000
 _INT64_MAX = 2**63 - 1
 _FROM_KEY_END = b"\0"
 
+ReqT = TypeVar("ReqT", bound=Message)
 R = TypeVar("R")
 
 
@@ -234,14 +235,16 @@ def _expect(message: object, kind: type[Any]) -> Any:
 # ----------------------------------------------------------------------------- operations
 
 
-class Op(Generic[R]):
+class Op(Generic[ReqT, R]):
     """A KV request as data. Build one with :meth:`get`, :meth:`put`, :meth:`delete` or
-    :meth:`txn`; ``R`` is the type :meth:`parse_response` returns."""
+    :meth:`txn`. ``ReqT`` is the protobuf request :meth:`to_request` returns and ``R`` the
+    type :meth:`parse_response` returns."""
 
     __slots__ = ()
+    _ONEOF: ClassVar[str]  # this operation's case in RequestOp
 
     @property
-    def method(self) -> Method[Any, Any]:
+    def method(self) -> Method[ReqT, Any]:
         """The RPC that carries this operation."""
         raise NotImplementedError
 
@@ -250,22 +253,38 @@ class Op(Generic[R]):
         """True if the operation may change the store (Go's ``Op.isWrite``)."""
         raise NotImplementedError
 
+    def _build(self) -> ReqT:
+        raise NotImplementedError
+
+    def _convert(self, message: Any) -> R:
+        raise NotImplementedError
+
+    def _check_txn_ops(self, max_txn_ops: int) -> None:
+        """Only a txn has operations to count."""
+
     def to_request(
         self,
         *,
         max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-    ) -> Message:
-        """The protobuf request, checked against the server's limits."""
-        raise NotImplementedError
+    ) -> ReqT:
+        """The protobuf request, checked against the server's ``--max-txn-ops`` and
+        ``--max-request-bytes``."""
+        _check_limits(max_txn_ops, max_request_bytes)
+        self._check_txn_ops(max_txn_ops)
+        request = self._build()
+        _check_size(request, write=self.is_write, max_request_bytes=max_request_bytes)
+        return request
 
     def to_request_op(self) -> rpc_pb2.RequestOp:
-        """This operation as one entry of a txn branch."""
-        raise NotImplementedError
+        """This operation as one entry of a txn branch (Go's ``Op.toRequestOp``)."""
+        request_op = rpc_pb2.RequestOp()
+        getattr(request_op, self._ONEOF).CopyFrom(self._build())
+        return request_op
 
     def parse_response(self, message: Message) -> R:
         """Convert the RPC's protobuf response to the user-facing type."""
-        raise NotImplementedError
+        return self._convert(_expect(message, self.method.response_type))
 
     @staticmethod
     def get(
@@ -378,8 +397,10 @@ class Op(Generic[R]):
 
 
 @dataclass(frozen=True, slots=True)
-class GetOp(Op[GetResponse]):
+class GetOp(Op[rpc_pb2.RangeRequest, GetResponse]):
     """A range read (etcd RangeRequest); fields hold the normalized request."""
+
+    _ONEOF = "request_range"
 
     key: bytes
     range_end: bytes = b""
@@ -446,27 +467,15 @@ class GetOp(Op[GetResponse]):
             max_create_revision=self.max_create_revision,
         )
 
-    def to_request(
-        self,
-        *,
-        max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
-        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-    ) -> rpc_pb2.RangeRequest:
-        _check_limits(max_txn_ops, max_request_bytes)
-        request = self._build()
-        _check_size(request, write=False, max_request_bytes=max_request_bytes)
-        return request
-
-    def to_request_op(self) -> rpc_pb2.RequestOp:
-        return rpc_pb2.RequestOp(request_range=self._build())
-
-    def parse_response(self, message: Message) -> GetResponse:
-        return convert.get_response(_expect(message, rpc_pb2.RangeResponse))
+    def _convert(self, message: rpc_pb2.RangeResponse) -> GetResponse:
+        return convert.get_response(message)
 
 
 @dataclass(frozen=True, slots=True)
-class PutOp(Op[PutResponse]):
+class PutOp(Op[rpc_pb2.PutRequest, PutResponse]):
     """A write of one key (etcd PutRequest)."""
+
+    _ONEOF = "request_put"
 
     key: bytes
     value: bytes = b""
@@ -511,27 +520,15 @@ class PutOp(Op[PutResponse]):
             ignore_lease=self.ignore_lease,
         )
 
-    def to_request(
-        self,
-        *,
-        max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
-        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-    ) -> rpc_pb2.PutRequest:
-        _check_limits(max_txn_ops, max_request_bytes)
-        request = self._build()
-        _check_size(request, write=True, max_request_bytes=max_request_bytes)
-        return request
-
-    def to_request_op(self) -> rpc_pb2.RequestOp:
-        return rpc_pb2.RequestOp(request_put=self._build())
-
-    def parse_response(self, message: Message) -> PutResponse:
-        return convert.put_response(_expect(message, rpc_pb2.PutResponse))
+    def _convert(self, message: rpc_pb2.PutResponse) -> PutResponse:
+        return convert.put_response(message)
 
 
 @dataclass(frozen=True, slots=True)
-class DeleteOp(Op[DeleteResponse]):
+class DeleteOp(Op[rpc_pb2.DeleteRangeRequest, DeleteResponse]):
     """A delete of one key or a range (etcd DeleteRangeRequest)."""
+
+    _ONEOF = "request_delete_range"
 
     key: bytes
     range_end: bytes = b""
@@ -555,28 +552,16 @@ class DeleteOp(Op[DeleteResponse]):
             key=self.key, range_end=self.range_end, prev_kv=self.prev_kv
         )
 
-    def to_request(
-        self,
-        *,
-        max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
-        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-    ) -> rpc_pb2.DeleteRangeRequest:
-        _check_limits(max_txn_ops, max_request_bytes)
-        request = self._build()
-        _check_size(request, write=True, max_request_bytes=max_request_bytes)
-        return request
-
-    def to_request_op(self) -> rpc_pb2.RequestOp:
-        return rpc_pb2.RequestOp(request_delete_range=self._build())
-
-    def parse_response(self, message: Message) -> DeleteResponse:
-        return convert.delete_response(_expect(message, rpc_pb2.DeleteRangeResponse))
+    def _convert(self, message: rpc_pb2.DeleteRangeResponse) -> DeleteResponse:
+        return convert.delete_response(message)
 
 
 @dataclass(frozen=True, slots=True)
-class TxnOp(Op[TxnResponse]):
+class TxnOp(Op[rpc_pb2.TxnRequest, TxnResponse]):
     """A transaction (etcd TxnRequest): ``compare`` guards, ``success`` and ``failure``
     branches. Either branch may hold nested txns."""
+
+    _ONEOF = "request_txn"
 
     compare: tuple[Compare, ...] = ()
     success: tuple[AnyOp, ...] = ()
@@ -619,23 +604,11 @@ class TxnOp(Op[TxnResponse]):
             failure=[op.to_request_op() for op in self.failure],
         )
 
-    def to_request(
-        self,
-        *,
-        max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
-        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-    ) -> rpc_pb2.TxnRequest:
-        _check_limits(max_txn_ops, max_request_bytes)
-        _check_txn_ops(self, max_txn_ops, max_txn_ops)
-        request = self._build()
-        _check_size(request, write=self.is_write, max_request_bytes=max_request_bytes)
-        return request
+    def _check_txn_ops(self, max_txn_ops: int) -> None:
+        _count_txn_ops(self, max_txn_ops, max_txn_ops)
 
-    def to_request_op(self) -> rpc_pb2.RequestOp:
-        return rpc_pb2.RequestOp(request_txn=self._build())
-
-    def parse_response(self, message: Message) -> TxnResponse:
-        return convert.txn_response(_expect(message, rpc_pb2.TxnResponse))
+    def _convert(self, message: rpc_pb2.TxnResponse) -> TxnResponse:
+        return convert.txn_response(message)
 
 
 AnyOp: TypeAlias = GetOp | PutOp | DeleteOp | TxnOp
@@ -655,7 +628,7 @@ _PB_SORT_TARGET = {
 }
 
 
-def _check_txn_ops(txn: TxnOp, budget: int, configured: int) -> None:
+def _count_txn_ops(txn: TxnOp, budget: int, configured: int) -> None:
     """etcd's ``checkTxnRequest``: the longest of the compare, success and failure lists may
     hold at most ``--max-txn-ops`` entries; a nested txn gets what its parent left over."""
     longest = max(len(txn.compare), len(txn.success), len(txn.failure))
@@ -669,7 +642,7 @@ def _check_txn_ops(txn: TxnOp, budget: int, configured: int) -> None:
         )
     for op in (*txn.success, *txn.failure):
         if isinstance(op, TxnOp):
-            _check_txn_ops(op, budget - longest, configured)
+            _count_txn_ops(op, budget - longest, configured)
 
 
 def _deleted(dels: list[tuple[bytes, bytes]], key: bytes) -> bool:
