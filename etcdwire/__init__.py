@@ -1,5 +1,51 @@
-"""etcdwire: a pure-Python etcd v3 client with its own HTTP/2 and gRPC transport."""
+"""etcdwire: a pure-Python etcd v3 client with its own HTTP/2 and gRPC transport.
+
+``Client`` (blocking) and ``AsyncClient`` (asyncio) have the same API; errors derive from
+:class:`EtcdError`; responses are the frozen types of :mod:`etcdwire.types`.
+"""
 
 from __future__ import annotations
 
+from . import errors, types
+from ._async.client import AsyncClient
+from ._async.lease import AsyncKeptLease
+from ._backends.base import TLSConfig
+from ._etcd.endpoints import EndpointState, EndpointStatus
+from ._etcd.ops import (
+    Compare,
+    Op,
+    compare_and_delete,
+    compare_and_swap,
+    key_exists,
+    key_missing,
+    prefix_range_end,
+    put_if_absent,
+)
+from ._options import ChannelOptions
+from ._sync.client import Client
+from ._sync.lease import KeptLease
+from .errors import *  # noqa: F403
+from .types import *  # noqa: F403
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "AsyncClient",
+    "AsyncKeptLease",
+    "ChannelOptions",
+    "Client",
+    "Compare",
+    "EndpointState",
+    "EndpointStatus",
+    "KeptLease",
+    "Op",
+    "TLSConfig",
+    "compare_and_delete",
+    "compare_and_swap",
+    "key_exists",
+    "key_missing",
+    "prefix_range_end",
+    "put_if_absent",
+]
+__all__ += errors.__all__
+__all__ += types.__all__

@@ -35,6 +35,7 @@ SUBS: list[tuple[str, str]] = [
     (r"\b__aiter__\b", "__iter__"),
     (r"\b__anext__\b", "__next__"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
+    (r"\bAsyncIterator\b", "Iterator"),
     (r"\baclose\b", "close"),
     (r"\baspawn\b", "spawn"),
     (r"\basleep\b", "sleep"),

@@ -35,7 +35,7 @@ from ..errors import (
 from ..trace import CallTrace, ConnectionTrace, FrameTrace, MessageTrace, TraceHook
 from .connection import AsyncConnection, StreamSlot
 
-__all__ = ["AsyncCall", "AsyncChannel"]
+__all__ = ["AsyncCall", "AsyncChannel", "ReceiveTimeout"]
 
 logger = logging.getLogger("etcdwire.channel")
 
@@ -47,12 +47,19 @@ _connection_ids = itertools.count(1)
 Metadata = Sequence[tuple[str, str | bytes]]
 
 
-def _deadline(timeout: float | None) -> float | None:
+def _deadline(timeout: float | None, deadline: float | None = None) -> float | None:
+    """The absolute deadline of a call: ``deadline`` if given, else now + ``timeout``."""
+    if deadline is not None:
+        return deadline
     if timeout is None:
         return None
     if timeout <= 0:
         raise UsageError(f"timeout must be positive, got {timeout!r}")
     return monotonic() + timeout
+
+
+class ReceiveTimeout(DeadlineExceeded):
+    """``receive(timeout=...)`` waited that long with nothing to return; the call goes on."""
 
 
 class AsyncChannel:
@@ -151,8 +158,9 @@ class AsyncChannel:
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> AsyncCall[ReqT, RespT]:
-        return AsyncCall(self, method, deadline=_deadline(timeout), metadata=metadata)
+        return AsyncCall(self, method, deadline=_deadline(timeout, deadline), metadata=metadata)
 
     async def unary_unary(
         self,
@@ -161,10 +169,11 @@ class AsyncChannel:
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> RespT:
         """One request, one response. A request the server provably did not process (GOAWAY
         above its id, REFUSED_STREAM, or never sent) is retried once on a new connection."""
-        deadline = _deadline(timeout)
+        deadline = _deadline(timeout, deadline)
         for attempt in range(2):
             call: AsyncCall[ReqT, RespT] = AsyncCall(
                 self, method, deadline=deadline, metadata=metadata
@@ -189,20 +198,31 @@ class AsyncChannel:
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> AsyncCall[ReqT, RespT]:
-        call = self.new_call(method, timeout=timeout, metadata=metadata)
+        call = self.new_call(method, timeout=timeout, metadata=metadata, deadline=deadline)
         call.queue_request(request)
         return call
 
     def stream_unary(
-        self, method: Method[ReqT, RespT], *, timeout: float | None = None, metadata: Metadata = ()
+        self,
+        method: Method[ReqT, RespT],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> AsyncCall[ReqT, RespT]:
-        return self.new_call(method, timeout=timeout, metadata=metadata)
+        return self.new_call(method, timeout=timeout, metadata=metadata, deadline=deadline)
 
     def stream_stream(
-        self, method: Method[ReqT, RespT], *, timeout: float | None = None, metadata: Metadata = ()
+        self,
+        method: Method[ReqT, RespT],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> AsyncCall[ReqT, RespT]:
-        return self.new_call(method, timeout=timeout, metadata=metadata)
+        return self.new_call(method, timeout=timeout, metadata=metadata, deadline=deadline)
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -363,14 +383,26 @@ class AsyncCall(Generic[ReqT, RespT]):
         await self._start(flush=False)
         await self._send(b"", end=True)
 
-    async def receive(self) -> RespT | None:
-        """The next response message, or None when the call ended with OK."""
+    async def receive(self, *, timeout: float | None = None) -> RespT | None:
+        """The next response message, or None when the call ended with OK.
+
+        ``timeout`` bounds this one wait: when it passes first, :class:`ReceiveTimeout` is
+        raised and the call goes on (the call's own deadline still ends it)."""
         slot = await self._start()
         connection = self._connection
         assert connection is not None
+        wait_deadline = self.deadline
+        if timeout is not None:
+            mine = monotonic() + max(timeout, 0.0)
+            if wait_deadline is None or mine < wait_deadline:
+                wait_deadline = mine
         try:
-            raw = await connection.receive_message(slot, self.deadline)
+            raw = await connection.receive_message(slot, wait_deadline)
         except DeadlineExceeded:
+            if wait_deadline != self.deadline and (
+                self.deadline is None or monotonic() < self.deadline
+            ):
+                raise ReceiveTimeout("nothing received yet", endpoint=connection.endpoint) from None
             await self._abort(ErrorCode.CANCEL)
             raise
         except BaseException:

@@ -37,7 +37,7 @@ from ..errors import (
 from ..trace import CallTrace, ConnectionTrace, FrameTrace, MessageTrace, TraceHook
 from .connection import Connection, StreamSlot
 
-__all__ = ["Call", "Channel"]
+__all__ = ["Call", "Channel", "ReceiveTimeout"]
 
 logger = logging.getLogger("etcdwire.channel")
 
@@ -49,12 +49,19 @@ _connection_ids = itertools.count(1)
 Metadata = Sequence[tuple[str, str | bytes]]
 
 
-def _deadline(timeout: float | None) -> float | None:
+def _deadline(timeout: float | None, deadline: float | None = None) -> float | None:
+    """The absolute deadline of a call: ``deadline`` if given, else now + ``timeout``."""
+    if deadline is not None:
+        return deadline
     if timeout is None:
         return None
     if timeout <= 0:
         raise UsageError(f"timeout must be positive, got {timeout!r}")
     return monotonic() + timeout
+
+
+class ReceiveTimeout(DeadlineExceeded):
+    """``receive(timeout=...)`` waited that long with nothing to return; the call goes on."""
 
 
 class Channel:
@@ -153,8 +160,9 @@ class Channel:
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> Call[ReqT, RespT]:
-        return Call(self, method, deadline=_deadline(timeout), metadata=metadata)
+        return Call(self, method, deadline=_deadline(timeout, deadline), metadata=metadata)
 
     def unary_unary(
         self,
@@ -163,10 +171,11 @@ class Channel:
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> RespT:
         """One request, one response. A request the server provably did not process (GOAWAY
         above its id, REFUSED_STREAM, or never sent) is retried once on a new connection."""
-        deadline = _deadline(timeout)
+        deadline = _deadline(timeout, deadline)
         for attempt in range(2):
             call: Call[ReqT, RespT] = Call(
                 self, method, deadline=deadline, metadata=metadata
@@ -191,20 +200,31 @@ class Channel:
         *,
         timeout: float | None = None,
         metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> Call[ReqT, RespT]:
-        call = self.new_call(method, timeout=timeout, metadata=metadata)
+        call = self.new_call(method, timeout=timeout, metadata=metadata, deadline=deadline)
         call.queue_request(request)
         return call
 
     def stream_unary(
-        self, method: Method[ReqT, RespT], *, timeout: float | None = None, metadata: Metadata = ()
+        self,
+        method: Method[ReqT, RespT],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> Call[ReqT, RespT]:
-        return self.new_call(method, timeout=timeout, metadata=metadata)
+        return self.new_call(method, timeout=timeout, metadata=metadata, deadline=deadline)
 
     def stream_stream(
-        self, method: Method[ReqT, RespT], *, timeout: float | None = None, metadata: Metadata = ()
+        self,
+        method: Method[ReqT, RespT],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+        deadline: float | None = None,
     ) -> Call[ReqT, RespT]:
-        return self.new_call(method, timeout=timeout, metadata=metadata)
+        return self.new_call(method, timeout=timeout, metadata=metadata, deadline=deadline)
 
     def close(self) -> None:
         with self._lock:
@@ -365,14 +385,26 @@ class Call(Generic[ReqT, RespT]):
         self._start(flush=False)
         self._send(b"", end=True)
 
-    def receive(self) -> RespT | None:
-        """The next response message, or None when the call ended with OK."""
+    def receive(self, *, timeout: float | None = None) -> RespT | None:
+        """The next response message, or None when the call ended with OK.
+
+        ``timeout`` bounds this one wait: when it passes first, :class:`ReceiveTimeout` is
+        raised and the call goes on (the call's own deadline still ends it)."""
         slot = self._start()
         connection = self._connection
         assert connection is not None
+        wait_deadline = self.deadline
+        if timeout is not None:
+            mine = monotonic() + max(timeout, 0.0)
+            if wait_deadline is None or mine < wait_deadline:
+                wait_deadline = mine
         try:
-            raw = connection.receive_message(slot, self.deadline)
+            raw = connection.receive_message(slot, wait_deadline)
         except DeadlineExceeded:
+            if wait_deadline != self.deadline and (
+                self.deadline is None or monotonic() < self.deadline
+            ):
+                raise ReceiveTimeout("nothing received yet", endpoint=connection.endpoint) from None
             self._abort(ErrorCode.CANCEL)
             raise
         except BaseException:

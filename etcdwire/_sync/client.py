@@ -1,0 +1,121 @@
+# Generated from etcdwire/_async/client.py by scripts/unasync.py.
+# DO NOT EDIT: change the source and run `python scripts/unasync.py`.
+"""``Client``: configuration, the connection manager, and one attribute per service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+from .._backends.base import TLSConfig
+from .._etcd import ops
+from .._etcd.endpoints import EndpointStatus, Policy
+from .._etcd.retry import RetryPolicy
+from .._options import ChannelOptions
+from ..trace import TraceHook
+from .kv import KV
+from .lease import Lease
+from .manager import ConnectionManager
+
+__all__ = ["Client"]
+
+
+class Client:
+    """An etcd v3 client.
+
+    ``endpoints``: ``host:port``, ``http://``, ``https://`` or ``unix://`` addresses; one
+    connection is pinned and calls fail over to the next healthy endpoint (or spread over all
+    of them with ``policy="round_robin"``). ``timeout`` is the default per-call timeout in
+    seconds (None: no deadline). TLS: pass ``tls=TLSConfig(...)`` or the ``ca_file`` /
+    ``cert_file`` / ``key_file`` shortcuts; verification is on unless
+    ``insecure_skip_verify``. Auth: ``username`` and ``password`` (the token is fetched and
+    refreshed as needed) or a static ``token``.
+
+    Services: ``kv`` (also reachable as ``get``/``put``/``delete``/``txn`` on the client),
+    ``lease``. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str] = "127.0.0.1:2379",
+        *,
+        timeout: float | None = 30.0,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        tls: TLSConfig | None = None,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        server_hostname: str | None = None,
+        insecure_skip_verify: bool = False,
+        policy: Policy = "pinned",
+        connect_timeout: float = 20.0,
+        max_txn_ops: int = ops.DEFAULT_MAX_TXN_OPS,
+        max_request_bytes: int = ops.DEFAULT_MAX_REQUEST_BYTES,
+        retry_idempotent_writes: bool = False,
+        options: ChannelOptions | None = None,
+        trace: TraceHook | None = None,
+    ) -> None:
+        if tls is None and (ca_file or cert_file or key_file or server_hostname):
+            tls = TLSConfig(
+                ca_file=ca_file,
+                cert_file=cert_file,
+                key_file=key_file,
+                server_hostname=server_hostname,
+                insecure_skip_verify=insecure_skip_verify,
+            )
+        elif tls is None and insecure_skip_verify:
+            tls = TLSConfig(insecure_skip_verify=True)
+        if options is None:
+            options = ChannelOptions(connect_timeout=connect_timeout)
+        self.manager = ConnectionManager(
+            [endpoints] if isinstance(endpoints, str) else list(endpoints),
+            tls=tls,
+            options=options,
+            policy=policy,
+            retry=RetryPolicy(
+                credentials=username is not None,
+                retry_idempotent_writes=retry_idempotent_writes,
+            ),
+            username=username,
+            password=password,
+            token=token,
+            trace=trace,
+        )
+        self.kv = KV(
+            self.manager,
+            timeout=timeout,
+            max_txn_ops=max_txn_ops,
+            max_request_bytes=max_request_bytes,
+        )
+        self.lease = Lease(self.manager, timeout=timeout)
+        self.get = self.kv.get
+        self.put = self.kv.put
+        self.delete = self.kv.delete
+        self.txn = self.kv.txn
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return self.manager.endpoints
+
+    def info(self) -> list[EndpointStatus]:
+        """One row per endpoint: state, pinned, backoff, last error, streams, leases."""
+        return self.manager.info()
+
+    def close(self) -> None:
+        """Stop background work and close every connection. Kept leases are not revoked:
+        they expire on the server after their TTL, and each is signalled lost."""
+        self.lease.keeper.stop()
+        self.manager.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
