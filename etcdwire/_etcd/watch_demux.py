@@ -586,7 +586,7 @@ class WatchDemux:
         if revision == 0:  # not a progress notification (IsProgressNotify)
             return []
         watch.next_rev = max(watch.next_rev, revision)
-        if False:
+        if revision < watch.event_rev or revision < watch.progress_rev:
             return []
         watch.progress_rev = revision
         return [Progress(watch.local_id, revision, header)]
