@@ -26,6 +26,7 @@ PAIRS = [
 SKIP = {"conftest.py"}
 
 SUBS: list[tuple[str, str]] = [
+    (r"\bIS_ASYNC = True\b", "IS_ASYNC = False"),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
