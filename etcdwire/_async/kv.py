@@ -5,6 +5,7 @@ are sent, so every verb below is a one-line wrapper (after etcd's ``kv.Do``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
@@ -28,6 +29,39 @@ __all__ = ["AsyncKV"]
 
 R = TypeVar("R")
 Key = bytes | str
+
+
+_GET_OPTIONS = (
+    "range_end",
+    "prefix",
+    "from_key",
+    "limit",
+    "revision",
+    "sort_order",
+    "sort_target",
+    "serializable",
+    "keys_only",
+    "count_only",
+    "min_mod_revision",
+    "max_mod_revision",
+    "min_create_revision",
+    "max_create_revision",
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_get_op(key: Key, *options: Any) -> ops.GetOp:
+    return Op.get(key, **dict(zip(_GET_OPTIONS, options, strict=True)))
+
+
+def _get_op(key: Key, *options: Any) -> ops.GetOp:
+    """``Op.get`` with the options in ``_GET_OPTIONS`` order, memoized: ops are frozen, and a
+    client reading the same keys again and again (the common case) need not validate and
+    build them each time."""
+    try:
+        return _cached_get_op(key, *options)
+    except TypeError:  # an unhashable argument; Op.get says what is wrong with it
+        return Op.get(key, **dict(zip(_GET_OPTIONS, options, strict=True)))
 
 
 class AsyncKV:
@@ -86,22 +120,22 @@ class AsyncKV:
     ) -> GetResponse:
         """Read a key, a range, a prefix or everything from a key on (see ``Op.get``)."""
         return await self.do(
-            Op.get(
+            _get_op(
                 key,
-                range_end=range_end,
-                prefix=prefix,
-                from_key=from_key,
-                limit=limit,
-                revision=revision,
-                sort_order=sort_order,
-                sort_target=sort_target,
-                serializable=serializable,
-                keys_only=keys_only,
-                count_only=count_only,
-                min_mod_revision=min_mod_revision,
-                max_mod_revision=max_mod_revision,
-                min_create_revision=min_create_revision,
-                max_create_revision=max_create_revision,
+                range_end,
+                prefix,
+                from_key,
+                limit,
+                revision,
+                sort_order,
+                sort_target,
+                serializable,
+                keys_only,
+                count_only,
+                min_mod_revision,
+                max_mod_revision,
+                min_create_revision,
+                max_create_revision,
             ),
             timeout=timeout,
         )

@@ -57,6 +57,13 @@ class SocketStream:
         deadline = None if timeout is None else time.monotonic() + timeout
         sock, lock = self._sock, self._lock
         with map_io_errors(self._endpoint):
+            # Wait first: a reader mostly comes here right after writing a request, when the
+            # answer cannot be there yet, and recv() would only fail with EAGAIN. TLS may hold
+            # decrypted bytes the kernel does not see, so it tries recv() first.
+            if lock is None and not _wait_fd(sock, write=False, timeout=timeout):
+                if self._closed:
+                    return b""
+                raise DeadlineExceeded("read timed out", endpoint=self._endpoint)
             while True:
                 want_write = False
                 try:

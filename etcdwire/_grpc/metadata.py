@@ -187,25 +187,54 @@ def build_request_headers(
     ``te``, ``grpc-timeout`` (omitted when ``timeout`` is None: no deadline), content-type,
     user-agent, then custom metadata. No ``grpc-accept-encoding``: only identity is accepted,
     which is implied. Raises :class:`UsageError` for bad input, before anything is sent."""
+    key = (path, authority, scheme, tuple(metadata), user_agent, content_type)
+    cached = _HEADER_CACHE.get(key)
+    if cached is None:
+        cached = _build_header_parts(path, authority, scheme, metadata, user_agent, content_type)
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_LIMIT:
+            _HEADER_CACHE.clear()
+        _HEADER_CACHE[key] = cached
+    before, after = cached
+    if timeout is None:
+        return [*before, *after]
+    return [*before, (b"grpc-timeout", encode_timeout(timeout).encode("ascii")), *after]
+
+
+#: Validated header lists per call shape: everything but grpc-timeout is the same for every
+#: call of a method with the same metadata, so it is built and checked once.
+_HeaderParts = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
+_HEADER_CACHE: dict[tuple[object, ...], _HeaderParts] = {}
+_HEADER_CACHE_LIMIT = 512
+
+
+def _build_header_parts(
+    path: str,
+    authority: str,
+    scheme: str,
+    metadata: Metadata,
+    user_agent: str,
+    content_type: str,
+) -> _HeaderParts:
+    """The headers before and after ``grpc-timeout``, validated."""
     if not path.startswith("/"):
         raise UsageError(f"method path {path!r} must start with '/'")
     if scheme not in ("http", "https"):
         raise UsageError(f"scheme must be 'http' or 'https', not {scheme!r}")
     if not authority:
         raise UsageError("authority must not be empty")
-    headers = [
+    before = [
         (b":method", b"POST"),
         (b":scheme", scheme.encode("ascii")),
         (b":path", _field("path", path)),
         (b":authority", _field("authority", authority)),
         (b"te", b"trailers"),
     ]
-    if timeout is not None:
-        headers.append((b"grpc-timeout", encode_timeout(timeout).encode("ascii")))
-    headers.append((b"content-type", _field("content-type", content_type)))
-    headers.append((b"user-agent", _field("user-agent", user_agent)))
-    headers.extend(encode_metadata(metadata))
-    return headers
+    after = [
+        (b"content-type", _field("content-type", content_type)),
+        (b"user-agent", _field("user-agent", user_agent)),
+        *encode_metadata(metadata),
+    ]
+    return before, after
 
 
 def _field(what: str, value: str) -> bytes:

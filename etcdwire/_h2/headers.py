@@ -112,13 +112,23 @@ def check_request_headers(headers: Iterable[Header], trailers: bool = False) -> 
             seen.add(name)
             continue
         regular = True
+        if field in _CHECKED_FIELDS:
+            continue
         problem = _field_problem(name, value)
         if problem is not None:
             raise LocalProtocolError(problem)
         if name == b"te" and value != b"trailers":
             raise LocalProtocolError("the te field may only carry 'trailers'")
+        if name not in _NOT_INDEXED:  # per-call values and secrets are not remembered
+            if len(_CHECKED_FIELDS) >= _FIELD_CACHE_LIMIT:
+                _CHECKED_FIELDS.clear()
+            _CHECKED_FIELDS.add((name, value))
     if not trailers and not {b":method", b":scheme", b":path"} <= seen:
         raise LocalProtocolError("a request needs :method, :scheme and :path")
+
+
+#: Regular fields already found valid: most fields repeat on every call of a connection.
+_CHECKED_FIELDS: set[Header] = set()
 
 
 class HeaderDecoder:
