@@ -121,6 +121,9 @@ class AsyncEvent:
     def set(self) -> None:
         self._event.set()
 
+    def clear(self) -> None:
+        self._event.clear()
+
     def is_set(self) -> bool:
         return self._event.is_set()
 
@@ -144,6 +147,9 @@ class Event:
 
     def set(self) -> None:
         self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
 
     def is_set(self) -> bool:
         return self._event.is_set()

@@ -4,18 +4,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Any
 
 from .._backends.base import TLSConfig
 from .._etcd import ops
 from .._etcd.endpoints import EndpointStatus, Policy
 from .._etcd.retry import RetryPolicy
+from .._etcd.watching import WatchResponse, watch_spec
 from .._options import ChannelOptions
 from ..trace import TraceHook
 from .kv import KV
 from .lease import Lease
 from .manager import ConnectionManager
+from .watch import Watch, Watcher, Overflow
 
 __all__ = ["Client"]
 
@@ -90,6 +93,7 @@ class Client:
             max_request_bytes=max_request_bytes,
         )
         self.lease = Lease(self.manager, timeout=timeout)
+        self.watcher = Watcher(self.manager)
         self.get = self.kv.get
         self.put = self.kv.put
         self.delete = self.kv.delete
@@ -103,9 +107,56 @@ class Client:
         """One row per endpoint: state, pinned, backoff, last error, streams, leases."""
         return self.manager.info()
 
+    def watch(
+        self,
+        key: bytes | str,
+        *,
+        range_end: bytes | str | None = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        no_put: bool = False,
+        no_delete: bool = False,
+        progress_notify: bool = False,
+        fragment: bool = False,
+        require_leader: bool = True,
+        max_buffered: int = 1024,
+        overflow: Overflow = "block",
+        callback: Callable[[WatchResponse], Any] | None = None,
+    ) -> Watch:
+        """A watch on a key, a range or a prefix, from ``start_revision`` (0: now). It starts
+        when entered as a context manager, iterated, or by ``start()``. All watches of the
+        client share one stream; they resume by themselves after a reconnect or failover,
+        without losing or repeating an event. ``require_leader`` makes a member that lost its
+        leader end the stream, so the watch moves to another member instead of stalling.
+        ``callback`` receives each response instead of the iterator. See
+        :mod:`etcdwire._sync.watch` for the slow-consumer policy (``overflow``)."""
+        spec = watch_spec(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            no_put=no_put,
+            no_delete=no_delete,
+            progress_notify=progress_notify,
+            fragment=fragment,
+        )
+        return Watch(
+            self.watcher,
+            spec,
+            require_leader=require_leader,
+            max_buffered=max_buffered,
+            overflow=overflow,
+            callback=callback,
+        )
+
     def close(self) -> None:
         """Stop background work and close every connection. Kept leases are not revoked:
         they expire on the server after their TTL, and each is signalled lost."""
+        self.watcher.close()
         self.lease.keeper.stop()
         self.manager.close()
 

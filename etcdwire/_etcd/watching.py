@@ -1,0 +1,85 @@
+"""What a watch hands its consumer, and how a user's watch options become a ``WatchSpec``.
+
+Pure: the shell in ``_async/watch.py`` turns the demultiplexer's deliveries into
+:class:`WatchResponse` values with :func:`response_from_delivery`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..types import Event, ResponseHeader
+from . import convert
+from .ops import _resolve_range
+from .watch_demux import Events, Progress, Resumed, WatchSpec
+
+__all__ = ["WatchResponse", "response_from_delivery", "watch_spec"]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResponse:
+    """One delivery of a watch.
+
+    ``events``: the events of one or more whole revisions, in order (never split, never
+    repeated). ``revision``: the last revision this response covers (the last event's, or the
+    store revision of a progress notification). ``progress_notify``: no events, just progress.
+    ``resumed``: the watch was re-created on a new stream (reconnect or failover) from
+    ``revision + 1`` and no event was lost; ``header`` is the server's for that response."""
+
+    header: ResponseHeader
+    events: tuple[Event, ...] = ()
+    revision: int = 0
+    progress_notify: bool = False
+    resumed: bool = False
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def response_from_delivery(delivery: Events | Progress | Resumed) -> WatchResponse:
+    header = convert.header(delivery.header)
+    if isinstance(delivery, Events):
+        return WatchResponse(
+            header=header,
+            events=tuple(convert.event(e) for e in delivery.events),
+            revision=delivery.revision,
+        )
+    if isinstance(delivery, Progress):
+        return WatchResponse(header=header, revision=delivery.revision, progress_notify=True)
+    return WatchResponse(header=header, revision=delivery.start_revision - 1, resumed=True)
+
+
+def watch_spec(
+    key: bytes | str,
+    *,
+    range_end: bytes | str | None = None,
+    prefix: bool = False,
+    from_key: bool = False,
+    start_revision: int = 0,
+    prev_kv: bool = False,
+    no_put: bool = False,
+    no_delete: bool = False,
+    progress_notify: bool = False,
+    fragment: bool = False,
+) -> WatchSpec:
+    """Check a user's watch options and build the demultiplexer's spec (UsageError on bad
+    input, before anything is sent)."""
+    raw_key, end = _resolve_range(key, range_end, prefix, from_key, "watch")
+    if not isinstance(start_revision, int) or start_revision < 0:
+        raise UsageError(f"watch: start_revision must be >= 0, got {start_revision!r}")
+    if no_put and no_delete:
+        raise UsageError("watch: filtering out both puts and deletes leaves nothing to watch")
+    return WatchSpec(
+        key=raw_key,
+        range_end=end,
+        start_revision=start_revision,
+        prev_kv=prev_kv,
+        no_put=no_put,
+        no_delete=no_delete,
+        progress_notify=progress_notify,
+        fragment=fragment,
+    )

@@ -1,0 +1,403 @@
+# Generated from etcdwire/_async/watch.py by scripts/unasync.py.
+# DO NOT EDIT: change the source and run `python scripts/unasync.py`.
+"""Watches: many watches on one Watch stream per client (and metadata group), resumed without
+loss when the stream, the connection or the endpoint changes.
+
+The rules live in the sans-IO :class:`~etcdwire._etcd.watch_demux.WatchDemux`; here one pump
+per stream reads responses, feeds the demux, writes what it asks for, and files deliveries into
+each watch's bounded buffer. When the stream breaks, the pump reopens it (on another endpoint if
+the connection manager moves) and the demux re-creates every watch from the revision it needs
+next, so no event is lost or repeated.
+
+Slow consumers: each watch buffers at most ``max_buffered`` responses. With
+``overflow="block"`` (the default) a full buffer pauses the pump, and HTTP/2 flow control then
+pauses the server: nothing is dropped, and the other watches of the stream wait too. With
+``overflow="fail"`` the watch is cancelled and its iterator raises :class:`WatchOverflow`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Literal
+
+from .._compat import Event, Lock, Task, sleep, spawn, monotonic
+from .._etcd import methods
+from .._etcd.watch_demux import (
+    Canceled,
+    Created,
+    Events,
+    Progress,
+    RestartStream,
+    Resumed,
+    WatchDemux,
+    WatchSpec,
+)
+from .._etcd.watching import WatchResponse, response_from_delivery
+from ..errors import (
+    CallCancelled,
+    DeadlineExceeded,
+    EtcdError,
+    InvalidAuthToken,
+    NoLeader,
+    PermissionDenied,
+    RecipeError,
+    RemoteProtocolError,
+    TransportError,
+    Unavailable,
+    UsageError,
+)
+from .channel import Call, ReceiveTimeout
+from .manager import ConnectionManager
+
+__all__ = ["Watch", "Watcher", "WatchOverflow"]
+
+logger = logging.getLogger("etcdwire.watch")
+
+POLL_INTERVAL = 0.5
+REOPEN_BACKOFF = (0.05, 0.1, 0.2, 0.5, 1.0)
+Overflow = Literal["block", "fail"]
+
+
+class WatchOverflow(RecipeError):
+    """A watch with ``overflow="fail"`` fell ``max_buffered`` responses behind."""
+
+
+_END = object()
+
+
+class Watch:
+    """One watch. Iterate it for :class:`WatchResponse` values; leave the context manager or
+    call :meth:`cancel` to end it. A compaction of the revision it needs ends the iteration
+    with :class:`~etcdwire.errors.Compacted` (its ``compact_revision`` says where to restart).
+    """
+
+    def __init__(
+        self,
+        watcher: Watcher,
+        spec: WatchSpec,
+        *,
+        require_leader: bool,
+        max_buffered: int,
+        overflow: Overflow,
+        callback: Callable[[WatchResponse], Any] | None,
+    ) -> None:
+        if max_buffered < 1:
+            raise UsageError(f"max_buffered must be at least 1, got {max_buffered!r}")
+        if overflow not in ("block", "fail"):
+            raise UsageError(f"overflow must be 'block' or 'fail', not {overflow!r}")
+        self._watcher = watcher
+        self.spec = spec
+        self.require_leader = require_leader
+        self.max_buffered = max_buffered
+        self.overflow: Overflow = overflow
+        self._callback = callback
+        self.local_id: int | None = None
+        self.watch_id: int | None = None
+        self.created = Event()
+        self._ready = Event()
+        self._space = Event()
+        self._queue: deque[Any] | None = None
+        self.error: EtcdError | None = None
+        self.ended = False
+        self.resumes = 0
+        self.revision = 0
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self, timeout: float | None = None) -> Watch:
+        """Send the create request and wait until the server confirms it."""
+        if self.local_id is None:
+            self._watcher._add(self)
+        if not self.created.wait(timeout):
+            self.cancel()
+            raise DeadlineExceeded("the server did not confirm the watch in time")
+        if self.error is not None and self.watch_id is None:
+            raise self.error
+        return self
+
+    def cancel(self) -> None:
+        """End the watch (the server is told); iteration stops after what is buffered."""
+        if not self.ended:
+            self._watcher._cancel(self)
+            self._finish(None)
+
+    def request_progress(self) -> None:
+        """Ask the server for a progress notification on this watch's stream."""
+        self._watcher._request_progress(self)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._queue) if self._queue else 0
+
+    # --- delivery (called by the pump) -------------------------------------------------------
+
+    def _deliver(self, response: WatchResponse) -> bool:
+        """Queue a response; False when the buffer is full (the pump then waits or fails)."""
+        if self._callback is not None:
+            try:
+                self._callback(response)
+            except Exception:
+                logger.exception("watch callback failed")
+            return True
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        if len(queue) >= self.max_buffered:
+            return False
+        queue.append(response)
+        self._ready.set()
+        return True
+
+    def _finish(self, error: EtcdError | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.error = self.error or error
+        if self._queue is None:
+            self._queue = deque()
+        self._queue.append(_END)
+        self._ready.set()
+        self.created.set()
+
+    # --- consumption -------------------------------------------------------------------------
+
+    def receive(self, timeout: float | None = None) -> WatchResponse | None:
+        """The next response; None once the watch has ended without error, or when
+        ``timeout`` passes with nothing (check :attr:`ended` to tell them apart)."""
+        if self.local_id is None:
+            self.start()
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            self._ready.clear()
+            queue = self._queue
+            if queue:
+                item = queue[0]
+                if item is _END:
+                    if self.error is not None:
+                        raise self.error
+                    return None
+                queue.popleft()
+                self._space.set()
+                return item  # type: ignore[no-any-return]
+            remaining = None if deadline is None else deadline - monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            self._ready.wait(remaining)
+
+    def __iter__(self) -> Watch:
+        return self
+
+    def __next__(self) -> WatchResponse:
+        response = self.receive()
+        if response is None:
+            raise StopIteration
+        return response
+
+    def __enter__(self) -> Watch:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cancel()
+
+
+class _Stream:
+    """One Watch stream (per metadata group) and its pump."""
+
+    def __init__(self, watcher: Watcher, require_leader: bool) -> None:
+        self.watcher = watcher
+        self.metadata: tuple[tuple[str, str], ...] = (
+            (("hasleader", "true"),) if require_leader else ()
+        )
+        self.demux = WatchDemux(restart_on=(InvalidAuthToken, PermissionDenied))
+        self.watches: dict[int, Watch] = {}
+        self.call: Call[Any, Any] | None = None
+        self.task: Task | None = None
+        self.lock = Lock()  # the demux is not thread-safe: one user at a time
+        self.streams_opened = 0
+        self.resumes = 0
+
+    def send_pending(self) -> None:
+        call = self.call
+        if call is None:
+            return
+        with self.lock:
+            for request in self.demux.requests_to_send():
+                call.send_message(request)
+
+    def ensure_pump(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = spawn(self.pump, name="etcdwire-watch")
+
+    def pump(self) -> None:
+        failures = 0
+        while self.watches and not self.watcher.closed:
+            try:
+                self.serve()
+                failures = 0
+            except CallCancelled:
+                if self.watcher.closed:
+                    return
+            except (TransportError, Unavailable, RemoteProtocolError, DeadlineExceeded) as exc:
+                logger.info("watch stream failed: %s; resuming", exc)
+                failures += 1
+            except InvalidAuthToken as exc:
+                logger.info("watch stream needs a new token: %s", exc)
+                self.watcher.manager.tokens.invalidate()
+                failures += 1
+            except EtcdError as exc:
+                logger.warning("watch stream ended: %s", exc)
+                with self.lock:
+                    deliveries = self.demux.fail_all(exc)
+                for delivery in deliveries:
+                    self.route(delivery)
+                return
+            finally:
+                self.call = None
+            if self.watches and not self.watcher.closed:
+                with self.lock:
+                    self.demux.stream_lost()
+                sleep(REOPEN_BACKOFF[min(failures, len(REOPEN_BACKOFF) - 1)])
+
+    def serve(self) -> None:
+        manager = self.watcher.manager
+        call = manager.open_call(methods.WATCH_WATCH, metadata=self.metadata)
+        self.call = call
+        self.streams_opened += 1
+        endpoint = None
+        try:
+            self.send_pending()
+            endpoint = call.connection.endpoint if call.connection else None
+            while self.watches and not self.watcher.closed:
+                try:
+                    message = call.receive(timeout=POLL_INTERVAL)
+                except ReceiveTimeout:
+                    self.send_pending()
+                    continue
+                if message is None:
+                    raise Unavailable("the server ended the watch stream")
+                with self.lock:
+                    deliveries = self.demux.receive(message)
+                for delivery in deliveries:
+                    if isinstance(delivery, RestartStream):
+                        raise InvalidAuthToken(str(delivery.error))
+                    self.route_or_wait(delivery)
+                self.send_pending()
+        except (TransportError, NoLeader) as exc:
+            if endpoint is not None:
+                manager.connection_failed(endpoint, exc)
+            raise
+        finally:
+            if not call.done:
+                call.cancel()
+
+    def route_or_wait(self, delivery: Any) -> None:
+        watch = self.watches.get(delivery.local_id)
+        if watch is None:
+            return
+        if isinstance(delivery, Events | Progress | Resumed):
+            response = response_from_delivery(delivery)
+            while not watch._deliver(response):
+                if watch.overflow == "fail":
+                    self.watches.pop(delivery.local_id, None)
+                    with self.lock:
+                        self.demux.cancel(delivery.local_id)
+                    watch._finish(
+                        WatchOverflow(f"watch fell {watch.max_buffered} responses behind")
+                    )
+                    return
+                watch._space.clear()
+                if watch.buffered >= watch.max_buffered:
+                    watch._space.wait(POLL_INTERVAL)
+                if watch.ended or self.watcher.closed:
+                    return
+            watch.revision = response.revision
+            if isinstance(delivery, Resumed):
+                watch.resumes += 1
+                self.resumes += 1
+            return
+        self.route(delivery)
+
+    def route(self, delivery: Any) -> None:
+        watch = self.watches.get(delivery.local_id)
+        if watch is None:
+            return
+        if isinstance(delivery, Created):
+            watch.watch_id = delivery.watch_id
+            watch.revision = delivery.header.revision
+            watch.created.set()
+        elif isinstance(delivery, Canceled):
+            self.watches.pop(delivery.local_id, None)
+            watch._finish(delivery.error)
+
+
+class Watcher:
+    """All watches of a client: one stream per metadata group (with or without
+    require-leader), shared by every watch of that group."""
+
+    def __init__(self, manager: ConnectionManager) -> None:
+        self.manager = manager
+        self.closed = False
+        self._streams: dict[bool, _Stream] = {}
+
+    def stream_for(self, require_leader: bool) -> _Stream:
+        stream = self._streams.get(require_leader)
+        if stream is None:
+            stream = self._streams[require_leader] = _Stream(self, require_leader)
+        return stream
+
+    @property
+    def streams_opened(self) -> int:
+        return sum(s.streams_opened for s in self._streams.values())
+
+    @property
+    def watch_count(self) -> int:
+        return sum(len(s.watches) for s in self._streams.values())
+
+    def _add(self, watch: Watch) -> None:
+        if self.closed:
+            raise UsageError("the client is closed")
+        stream = self.stream_for(watch.require_leader)
+        with stream.lock:
+            local_id = stream.demux.add(watch.spec)
+            watch.local_id = local_id
+            stream.watches[local_id] = watch
+        stream.ensure_pump()
+        stream.send_pending()
+
+    def _cancel(self, watch: Watch) -> None:
+        stream = self.stream_for(watch.require_leader)
+        if watch.local_id is None or stream.watches.pop(watch.local_id, None) is None:
+            return
+        with stream.lock:
+            stream.demux.cancel(watch.local_id)
+        try:
+            stream.send_pending()
+        except EtcdError as exc:  # the pump resumes without it
+            logger.debug("watch cancel not sent: %s", exc)
+
+    def _request_progress(self, watch: Watch) -> None:
+        stream = self.stream_for(watch.require_leader)
+        with stream.lock:
+            stream.demux.request_progress()
+        stream.send_pending()
+
+    def close(self) -> None:
+        self.closed = True
+        for stream in self._streams.values():
+            call = stream.call
+            if call is not None:
+                call.cancel()
+            for watch in list(stream.watches.values()):
+                watch._finish(None)
+            stream.watches.clear()
+            if stream.task is not None:
+                stream.task.cancel()
+                stream.task.join(2.0)
