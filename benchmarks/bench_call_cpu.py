@@ -1,0 +1,316 @@
+"""Client CPU per unary Range call, layer by layer, and the whole ``Client.get``.
+
+    python benchmarks/bench_call_cpu.py [--calls 20000] [--repeat 5] [--e2e-calls 5000]
+                                        [--endpoint URL] [--profile]
+
+The call measured is a serializable Range of one key holding a 64-byte value, as in
+``bench_clients.py``. A throwaway etcd is started on loopback unless ``--endpoint`` is given.
+
+Stages (each timed alone, no socket involved):
+
+- ``Op.get``: building and validating the operation;
+- ``to_request``: the limit checks and the protobuf ``RangeRequest``;
+- ``encode_request``: a ``CallState`` for the call, ``SerializeToString`` and the gRPC prefix;
+- ``h2 send``: ``request_headers`` (with ``grpc-timeout``), ``send_headers``, ``send_data`` and
+  ``data_to_send``;
+- ``h2 receive``: ``receive_data`` on the bytes etcd really sent for such a call (recorded first
+  on a live connection: WINDOW_UPDATE, PING, HEADERS, DATA, trailers) and ``handle_event`` for
+  each event of the stream, as the shell's dispatcher does;
+- ``parse``: ``ParseFromString`` of the response message;
+- ``convert``: ``parse_response`` (``convert.get_response``) into the user-facing types.
+
+Stage figures are wall time of CPU-bound code (``perf_counter``), the best mean of ``--repeat``
+runs. Then the whole call, through the blocking ``Channel`` and through ``Client.get``, with the
+client process's user and system CPU per call (``getrusage``); what the stages do not explain is
+the shell (locks, waits, retries, token check) and the socket system calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import resource
+import socket
+import struct
+import time
+from collections.abc import Callable
+
+from etcdwire import Client
+from etcdwire._etcd import methods
+from etcdwire._etcd.ops import Op
+from etcdwire._grpc.call import CallState
+from etcdwire._h2.connection import H2Connection
+from etcdwire._h2.frames import iter_frames
+from etcdwire._pb import rpc_pb2
+from etcdwire._sync.channel import Channel
+from etcdwire.tools.embedded import EmbeddedEtcd
+
+KEY = b"bench/key"
+VALUE = b"v" * 64
+TIMEOUT = 30.0  # the Client's default per-call timeout: every call carries grpc-timeout
+RANGE = methods.KV_RANGE
+REQUEST = rpc_pb2.RangeRequest(key=KEY, serializable=True)
+_STREAM_ID = struct.Struct(">L")
+
+
+class Recorded:
+    """A live HTTP/2 connection to etcd, warmed up, and the bytes etcd sent for one Range.
+
+    After recording, the socket is no longer read: the same ``H2Connection`` (with etcd's HPACK
+    dynamic table in it) is fed the recorded response again for each new stream, with the
+    stream id patched in."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.authority = f"{host}:{port}"
+        self.sock = socket.create_connection((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.h2 = H2Connection()
+        self.h2.initiate_connection()
+        self.sock.sendall(self.h2.data_to_send())
+        self._live(methods.KV_PUT, rpc_pb2.PutRequest(key=KEY, value=VALUE))
+        for _ in range(20):
+            response = self._live(RANGE, REQUEST)
+        self.template, self.stream_offsets = response
+        self.sock.close()
+
+    def _live(self, method: object, request: object) -> tuple[bytes, list[int]]:
+        h2 = self.h2
+        now = time.monotonic()
+        state = CallState(method, deadline=now + TIMEOUT)  # type: ignore[arg-type]
+        headers = state.request_headers(now, authority=self.authority, scheme="http")
+        stream_id = h2.get_next_available_stream_id()
+        h2.send_headers(stream_id, headers)
+        payload = state.encode_request(request)
+        state.end_request()
+        h2.send_data(stream_id, payload, end_stream=True)
+        self.sock.sendall(h2.data_to_send())
+        received = bytearray()
+        while state.status is None:
+            data = self.sock.recv(65536)
+            if not data:
+                raise RuntimeError("etcd closed the connection")
+            received += data
+            for event in h2.receive_data(data):
+                if getattr(event, "stream_id", 0) == stream_id:
+                    state.handle_event(event, now=time.monotonic())
+        if not state.status.ok:
+            raise RuntimeError(f"recording call failed: {state.status}")
+        offsets = [start - 4 for _, _, sid, start, _ in iter_frames(received) if sid == stream_id]
+        return bytes(received), offsets
+
+    def response_for(self, stream_id: int) -> bytes:
+        """The recorded response bytes, addressed to ``stream_id``."""
+        buf = bytearray(self.template)
+        for offset in self.stream_offsets:
+            _STREAM_ID.pack_into(buf, offset, stream_id)
+        return bytes(buf)
+
+
+def best_mean(run: Callable[[int], dict[str, float]], calls: int, repeat: int) -> dict[str, float]:
+    """Per-stage seconds per call: the lowest mean over ``repeat`` runs of ``calls`` calls."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        gc.collect()
+        for stage, total in run(calls).items():
+            mean = total / calls
+            best[stage] = min(best.get(stage, mean), mean)
+    return best
+
+
+def build_stages(calls: int) -> dict[str, float]:
+    clock = time.perf_counter
+    t_op = t_req = t_enc = 0.0
+    for _ in range(calls):
+        t0 = clock()
+        op = Op.get(KEY, serializable=True)
+        t1 = clock()
+        request = op.to_request()
+        t2 = clock()
+        state = CallState(RANGE, deadline=t2 + TIMEOUT)
+        state.encode_request(request)
+        t3 = clock()
+        t_op += t1 - t0
+        t_req += t2 - t1
+        t_enc += t3 - t2
+    return {"Op.get": t_op, "to_request": t_req, "encode_request": t_enc}
+
+
+def h2_stages(recorded: Recorded) -> Callable[[int], dict[str, float]]:
+    h2 = recorded.h2
+    authority = recorded.authority
+
+    def run(calls: int) -> dict[str, float]:
+        clock = time.perf_counter
+        t_send = t_recv = 0.0
+        message = b""
+        for _ in range(calls):
+            stream_id = h2.get_next_available_stream_id()
+            response = recorded.response_for(stream_id)
+            state = CallState(RANGE, deadline=clock() + TIMEOUT)
+            payload = state.encode_request(REQUEST)  # timed with the build stages
+            t0 = clock()
+            headers = state.request_headers(t0, authority=authority, scheme="http")
+            stream_id = h2.get_next_available_stream_id()
+            h2.send_headers(stream_id, headers, end_stream=False)
+            state.end_request()
+            h2.send_data(stream_id, payload, end_stream=True)
+            h2.data_to_send()
+            t1 = clock()
+            for event in h2.receive_data(response):
+                if getattr(event, "stream_id", 0) == stream_id:
+                    messages = state.handle_event(event, now=t1)
+                    if messages:
+                        message = messages[0]
+                    state.take_reset()
+            t2 = clock()
+            t_send += t1 - t0
+            t_recv += t2 - t1
+            if state.status is None or not state.status.ok or not message:
+                raise RuntimeError(f"replayed call did not succeed: {state.status}")
+        h2.data_to_send()  # the WINDOW_UPDATE and PING ACKs the replies queued
+        return {"h2 send": t_send, "h2 receive": t_recv}
+
+    return run
+
+
+def response_stages(raw: bytes) -> Callable[[int], dict[str, float]]:
+    op = Op.get(KEY, serializable=True)
+
+    def run(calls: int) -> dict[str, float]:
+        clock = time.perf_counter
+        t_parse = t_conv = 0.0
+        for _ in range(calls):
+            t0 = clock()
+            message = RANGE.deserialize_response(raw)
+            t1 = clock()
+            op.parse_response(message)
+            t2 = clock()
+            t_parse += t1 - t0
+            t_conv += t2 - t1
+        return {"parse": t_parse, "convert": t_conv}
+
+    return run
+
+
+def cpu_per_call(fn: Callable[[], object], calls: int) -> tuple[float, float, float]:
+    """(wall, user, system) seconds per call over ``calls`` sequential calls."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    wall0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    wall = time.perf_counter() - wall0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return (
+        wall / calls,
+        (after.ru_utime - before.ru_utime) / calls,
+        (after.ru_stime - before.ru_stime) / calls,
+    )
+
+
+def end_to_end(url: str, calls: int, repeat: int) -> dict[str, tuple[float, float, float]]:
+    results: dict[str, tuple[float, float, float]] = {}
+
+    def keep_best(name: str, sample: tuple[float, float, float]) -> None:
+        old = results.get(name)
+        if old is None or sum(sample[1:]) < sum(old[1:]):
+            results[name] = sample
+
+    with Channel(url) as channel, Client(url) as client:
+        client.put(KEY, VALUE)
+
+        def channel_call() -> object:
+            return channel.unary_unary(RANGE, REQUEST, timeout=TIMEOUT)
+
+        def client_get() -> object:
+            return client.get(KEY, serializable=True)
+
+        for fn in (channel_call, client_get):
+            for _ in range(300):
+                fn()
+        for _ in range(max(1, repeat // 2)):
+            gc.collect()
+            keep_best("Channel.unary_unary", cpu_per_call(channel_call, calls))
+            gc.collect()
+            keep_best("Client.get", cpu_per_call(client_get, calls))
+    return results
+
+
+def profile(url: str, recorded: Recorded, message: bytes, calls: int) -> None:
+    with Client(url) as client:
+        for _ in range(300):
+            client.get(KEY, serializable=True)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(calls):
+            client.get(KEY, serializable=True)
+        profiler.disable()
+    print(f"\ncProfile of {calls} Client.get calls, by own time:")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    build_stages(calls)
+    h2_stages(recorded)(calls)
+    response_stages(message)(calls)
+    profiler.disable()
+    print(f"\ncProfile of {calls} calls of the sans-IO stages, by own time:")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
+def run(url: str, host: str, port: int, args: argparse.Namespace) -> None:
+    recorded = Recorded(host, port)
+    message = _first_message(recorded)
+    print(
+        f"unary Range (serializable, one {len(VALUE)}-byte value); response on the wire: "
+        f"{len(recorded.template)} bytes in {len(list(iter_frames(recorded.template)))} frames"
+    )
+    stages: dict[str, float] = {}
+    stages.update(best_mean(build_stages, args.calls, args.repeat))
+    stages.update(best_mean(h2_stages(recorded), args.calls, args.repeat))
+    stages.update(best_mean(response_stages(message), args.calls, args.repeat))
+    print(f"\nper stage, best mean of {args.repeat} x {args.calls} calls:")
+    for stage, seconds in stages.items():
+        print(f"  {stage:<22} {seconds * 1e6:7.2f} us")
+    total = sum(stages.values())
+    print(f"  {'sum of stages':<22} {total * 1e6:7.2f} us")
+    if args.e2e_calls:
+        runs = max(1, args.repeat // 2)
+        print(f"\nend to end, {args.e2e_calls} sequential calls (best of {runs}):")
+        for name, (wall, user, system) in end_to_end(url, args.e2e_calls, args.repeat).items():
+            print(
+                f"  {name:<22} {1 / wall:7.0f} calls/s   CPU {(user + system) * 1e6:6.1f} us "
+                f"(user {user * 1e6:6.1f}, system {system * 1e6:5.1f})"
+                f"   user - stages {(user - total) * 1e6:6.1f} us"
+            )
+    if args.profile:
+        profile(url, recorded, message, min(args.calls, 5000))
+
+
+def _first_message(recorded: Recorded) -> bytes:
+    """The serialized RangeResponse inside the recorded DATA frame."""
+    for frame_type, _, _, start, end in iter_frames(recorded.template):
+        if frame_type == 0:  # DATA: skip the 5-byte gRPC prefix
+            return recorded.template[start + 5 : end]
+    raise RuntimeError("no DATA frame in the recorded response")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20_000, help="calls per stage run")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per stage (best is kept)")
+    parser.add_argument("--e2e-calls", type=int, default=5_000, help="0 skips the live calls")
+    parser.add_argument("--endpoint", help="host:port of a running etcd (cleartext)")
+    parser.add_argument("--profile", action="store_true", help="also print cProfile tables")
+    args = parser.parse_args()
+    if args.endpoint:
+        endpoint = args.endpoint.removeprefix("http://")
+        host, port = endpoint.rsplit(":", 1)
+        run(f"http://{endpoint}", host, int(port), args)
+        return
+    with EmbeddedEtcd() as server:
+        run(server.url, "127.0.0.1", server.client_port, args)
+
+
+if __name__ == "__main__":
+    main()
