@@ -72,6 +72,25 @@ class AsyncWatch:
     with :class:`~etcdwire.errors.Compacted` (its ``compact_revision`` says where to restart).
     """
 
+    __slots__ = (
+        "_callback",
+        "_queue",
+        "_ready",
+        "_space",
+        "_watcher",
+        "created",
+        "ended",
+        "error",
+        "local_id",
+        "max_buffered",
+        "overflow",
+        "require_leader",
+        "resumes",
+        "revision",
+        "spec",
+        "watch_id",
+    )
+
     def __init__(
         self,
         watcher: AsyncWatcher,
@@ -94,9 +113,11 @@ class AsyncWatch:
         self._callback = callback
         self.local_id: int | None = None
         self.watch_id: int | None = None
-        self.created = AsyncEvent()
-        self._ready = AsyncEvent()
-        self._space = AsyncEvent()
+        # Events and the buffer are made when first needed: an idle watch holds none of them
+        # (10,000 idle watches are a normal load).
+        self.created: AsyncEvent | None = None
+        self._ready: AsyncEvent | None = None
+        self._space: AsyncEvent | None = None
         self._queue: deque[Any] | None = None
         self.error: EtcdError | None = None
         self.ended = False
@@ -108,10 +129,14 @@ class AsyncWatch:
     async def start(self, timeout: float | None = None) -> AsyncWatch:
         """Send the create request and wait until the server confirms it."""
         if self.local_id is None:
+            self.created = AsyncEvent()
             await self._watcher._add(self)
-        if not await self.created.wait(timeout):
-            await self.cancel()
-            raise DeadlineExceeded("the server did not confirm the watch in time")
+        created = self.created
+        if created is not None:
+            if not await created.wait(timeout):
+                await self.cancel()
+                raise DeadlineExceeded("the server did not confirm the watch in time")
+            self.created = None
         if self.error is not None and self.watch_id is None:
             raise self.error
         return self
@@ -146,7 +171,8 @@ class AsyncWatch:
         if len(queue) >= self.max_buffered:
             return False
         queue.append(response)
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
         return True
 
     def _finish(self, error: EtcdError | None) -> None:
@@ -157,8 +183,9 @@ class AsyncWatch:
         if self._queue is None:
             self._queue = deque()
         self._queue.append(_END)
-        self._ready.set()
-        self.created.set()
+        for event in (self._ready, self.created, self._space):
+            if event is not None:
+                event.set()
 
     # --- consumption -------------------------------------------------------------------------
 
@@ -168,8 +195,11 @@ class AsyncWatch:
         if self.local_id is None:
             await self.start()
         deadline = None if timeout is None else monotonic() + timeout
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = AsyncEvent()
         while True:
-            self._ready.clear()
+            ready.clear()  # before looking, so a delivery after the look still wakes us
             queue = self._queue
             if queue:
                 item = queue[0]
@@ -178,12 +208,13 @@ class AsyncWatch:
                         raise self.error
                     return None
                 queue.popleft()
-                self._space.set()
+                if self._space is not None:
+                    self._space.set()
                 return item  # type: ignore[no-any-return]
             remaining = None if deadline is None else deadline - monotonic()
             if remaining is not None and remaining <= 0:
                 return None
-            await self._ready.wait(remaining)
+            await ready.wait(remaining)
 
     def __aiter__(self) -> AsyncWatch:
         return self
@@ -311,9 +342,12 @@ class _Stream:
                         WatchOverflow(f"watch fell {watch.max_buffered} responses behind")
                     )
                     return
-                watch._space.clear()
+                space = watch._space
+                if space is None:
+                    space = watch._space = AsyncEvent()
+                space.clear()
                 if watch.buffered >= watch.max_buffered:
-                    await watch._space.wait(POLL_INTERVAL)
+                    await space.wait(POLL_INTERVAL)
                 if watch.ended or self.watcher.closed:
                     return
             watch.revision = response.revision
@@ -330,7 +364,8 @@ class _Stream:
         if isinstance(delivery, Created):
             watch.watch_id = delivery.watch_id
             watch.revision = delivery.header.revision
-            watch.created.set()
+            if watch.created is not None:
+                watch.created.set()
         elif isinstance(delivery, Canceled):
             self.watches.pop(delivery.local_id, None)
             watch._finish(delivery.error)

@@ -74,6 +74,25 @@ class Watch:
     with :class:`~etcdwire.errors.Compacted` (its ``compact_revision`` says where to restart).
     """
 
+    __slots__ = (
+        "_callback",
+        "_queue",
+        "_ready",
+        "_space",
+        "_watcher",
+        "created",
+        "ended",
+        "error",
+        "local_id",
+        "max_buffered",
+        "overflow",
+        "require_leader",
+        "resumes",
+        "revision",
+        "spec",
+        "watch_id",
+    )
+
     def __init__(
         self,
         watcher: Watcher,
@@ -96,9 +115,11 @@ class Watch:
         self._callback = callback
         self.local_id: int | None = None
         self.watch_id: int | None = None
-        self.created = Event()
-        self._ready = Event()
-        self._space = Event()
+        # Events and the buffer are made when first needed: an idle watch holds none of them
+        # (10,000 idle watches are a normal load).
+        self.created: Event | None = None
+        self._ready: Event | None = None
+        self._space: Event | None = None
         self._queue: deque[Any] | None = None
         self.error: EtcdError | None = None
         self.ended = False
@@ -110,10 +131,14 @@ class Watch:
     def start(self, timeout: float | None = None) -> Watch:
         """Send the create request and wait until the server confirms it."""
         if self.local_id is None:
+            self.created = Event()
             self._watcher._add(self)
-        if not self.created.wait(timeout):
-            self.cancel()
-            raise DeadlineExceeded("the server did not confirm the watch in time")
+        created = self.created
+        if created is not None:
+            if not created.wait(timeout):
+                self.cancel()
+                raise DeadlineExceeded("the server did not confirm the watch in time")
+            self.created = None
         if self.error is not None and self.watch_id is None:
             raise self.error
         return self
@@ -148,7 +173,8 @@ class Watch:
         if len(queue) >= self.max_buffered:
             return False
         queue.append(response)
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
         return True
 
     def _finish(self, error: EtcdError | None) -> None:
@@ -159,8 +185,9 @@ class Watch:
         if self._queue is None:
             self._queue = deque()
         self._queue.append(_END)
-        self._ready.set()
-        self.created.set()
+        for event in (self._ready, self.created, self._space):
+            if event is not None:
+                event.set()
 
     # --- consumption -------------------------------------------------------------------------
 
@@ -170,8 +197,11 @@ class Watch:
         if self.local_id is None:
             self.start()
         deadline = None if timeout is None else monotonic() + timeout
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = Event()
         while True:
-            self._ready.clear()
+            ready.clear()  # before looking, so a delivery after the look still wakes us
             queue = self._queue
             if queue:
                 item = queue[0]
@@ -180,12 +210,13 @@ class Watch:
                         raise self.error
                     return None
                 queue.popleft()
-                self._space.set()
+                if self._space is not None:
+                    self._space.set()
                 return item  # type: ignore[no-any-return]
             remaining = None if deadline is None else deadline - monotonic()
             if remaining is not None and remaining <= 0:
                 return None
-            self._ready.wait(remaining)
+            ready.wait(remaining)
 
     def __iter__(self) -> Watch:
         return self
@@ -313,9 +344,12 @@ class _Stream:
                         WatchOverflow(f"watch fell {watch.max_buffered} responses behind")
                     )
                     return
-                watch._space.clear()
+                space = watch._space
+                if space is None:
+                    space = watch._space = Event()
+                space.clear()
                 if watch.buffered >= watch.max_buffered:
-                    watch._space.wait(POLL_INTERVAL)
+                    space.wait(POLL_INTERVAL)
                 if watch.ended or self.watcher.closed:
                     return
             watch.revision = response.revision
@@ -332,7 +366,8 @@ class _Stream:
         if isinstance(delivery, Created):
             watch.watch_id = delivery.watch_id
             watch.revision = delivery.header.revision
-            watch.created.set()
+            if watch.created is not None:
+                watch.created.set()
         elif isinstance(delivery, Canceled):
             self.watches.pop(delivery.local_id, None)
             watch._finish(delivery.error)

@@ -1,0 +1,298 @@
+"""Watch event delivery rate and memory per idle watch, etcdwire beside the grpcio clients.
+
+    python benchmarks/bench_watch.py [--events 20000] [--watches 10000] [--endpoint URL]
+
+Each client runs in its own subprocess against the same etcd:
+
+- delivery: the client watches a fresh prefix; a writer process (etcdwire, txns of 100 puts)
+  writes ``--events`` keys as fast as it can; the figure is events per second from the
+  writer's start until the last event reaches the watcher;
+- catch-up: the client watches, from its first revision, a prefix that already holds
+  ``--events`` keys (written once before the clients run), so the server sends as fast as it
+  can and the figure is the watcher's own rate: events per second until the last arrives;
+- idle watches: the client creates ``--watches`` watches on distinct keys; the figure is the
+  growth of the process's resident memory divided by the number of watches.
+
+Clients: etcdwire (asyncio and blocking), etcd-sdk-python (``pyetcd``), aetcd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+CLIENTS = ["etcdwire-async", "etcdwire-sync", "etcd-sdk-python", "aetcd"]
+
+WRITER = """
+import sys
+from etcdwire import Client, Op
+endpoint, prefix, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with Client(endpoint) as client:
+    for start in range(0, total, 100):
+        client.txn([], [Op.put(f"{prefix}{i:06d}", "v" * 32) for i in range(start, start + 100)])
+"""
+
+
+def rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def start_writer(endpoint: str, prefix: str, total: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", WRITER, endpoint, prefix, str(total)])
+
+
+def idle_worker(name: str, endpoint: str, watches: int) -> dict[str, float]:
+    """In a fresh process: resident memory added by ``watches`` idle watches, per watch."""
+    host, port = endpoint.removeprefix("http://").rsplit(":", 1)
+    prefix = f"bi-{uuid.uuid4().hex[:8]}/"
+    if name == "etcdwire-async":
+        from etcdwire import AsyncClient
+
+        async def run() -> float:
+            async with AsyncClient(endpoint) as client:
+                await client.watch(prefix + "warm").start()
+                base = rss()
+                idle = [client.watch(f"{prefix}{i}") for i in range(watches)]
+                for watch in idle:
+                    await watch.start()
+                return (rss() - base) / watches
+
+        return {"bytes_per_watch": asyncio.run(run())}
+    if name == "etcdwire-sync":
+        from etcdwire import Client
+
+        with Client(endpoint) as client:
+            client.watch(prefix + "warm").start()
+            base = rss()
+            idle = [client.watch(f"{prefix}{i}") for i in range(watches)]
+            for watch in idle:
+                watch.start()
+            return {"bytes_per_watch": (rss() - base) / watches}
+    if name == "etcd-sdk-python":
+        import pyetcd
+
+        client = pyetcd.client(host=host, port=int(port))
+        client.add_watch_callback(prefix + "warm", lambda r: None)
+        base = rss()
+        ids = [client.add_watch_callback(f"{prefix}{i}", lambda r: None) for i in range(watches)]
+        figure = (rss() - base) / watches
+        del ids
+        return {"bytes_per_watch": figure}
+    if name == "aetcd":
+        import aetcd
+
+        async def run_aetcd() -> float:
+            async with aetcd.Client(host=host, port=int(port)) as client:
+                await client.watch((prefix + "warm").encode())
+                base = rss()
+                idle = [await client.watch(f"{prefix}{i}".encode()) for i in range(watches)]
+                figure = (rss() - base) / watches
+                del idle
+                return figure
+
+        return {"bytes_per_watch": asyncio.run(run_aetcd())}
+    raise SystemExit(f"unknown client {name}")
+
+
+def worker(
+    name: str, endpoint: str, events: int, catchup: str, catchup_rev: int
+) -> dict[str, float]:
+    host, port = endpoint.removeprefix("http://").rsplit(":", 1)
+    prefix = f"bw-{uuid.uuid4().hex[:8]}/"
+    result: dict[str, float] = {}
+    if name == "etcdwire-async":
+        from etcdwire import AsyncClient
+
+        async def run() -> None:
+            async with AsyncClient(endpoint) as client:
+                async with client.watch(prefix, prefix=True) as watch:
+                    t0 = time.perf_counter()
+                    writer = start_writer(endpoint, prefix, events)
+                    seen = 0
+                    while seen < events:
+                        response = await watch.receive()
+                        assert response is not None
+                        seen += len(response.events)
+                    result["events_s"] = events / (time.perf_counter() - t0)
+                    writer.wait()
+                t0 = time.perf_counter()
+                async with client.watch(catchup, prefix=True, start_revision=catchup_rev) as w:
+                    seen = 0
+                    while seen < events:
+                        response = await w.receive()
+                        assert response is not None
+                        seen += len(response.events)
+                result["catchup_s"] = events / (time.perf_counter() - t0)
+
+        asyncio.run(run())
+    elif name == "etcdwire-sync":
+        from etcdwire import Client
+
+        with Client(endpoint) as client:
+            with client.watch(prefix, prefix=True) as watch:
+                t0 = time.perf_counter()
+                writer = start_writer(endpoint, prefix, events)
+                seen = 0
+                while seen < events:
+                    response = watch.receive()
+                    assert response is not None
+                    seen += len(response.events)
+                result["events_s"] = events / (time.perf_counter() - t0)
+                writer.wait()
+            t0 = time.perf_counter()
+            with client.watch(catchup, prefix=True, start_revision=catchup_rev) as w:
+                seen = 0
+                while seen < events:
+                    response = w.receive()
+                    assert response is not None
+                    seen += len(response.events)
+            result["catchup_s"] = events / (time.perf_counter() - t0)
+    elif name == "etcd-sdk-python":
+        import pyetcd
+
+        client = pyetcd.client(host=host, port=int(port))
+        iterator, cancel = client.watch_prefix(prefix)
+        t0 = time.perf_counter()
+        writer = start_writer(endpoint, prefix, events)
+        for seen, _event in enumerate(iterator, start=1):
+            if seen >= events:
+                break
+        result["events_s"] = events / (time.perf_counter() - t0)
+        cancel()
+        writer.wait()
+        t0 = time.perf_counter()
+        iterator, cancel = client.watch_prefix(catchup, start_revision=catchup_rev)
+        for seen, _event in enumerate(iterator, start=1):
+            if seen >= events:
+                break
+        result["catchup_s"] = events / (time.perf_counter() - t0)
+        cancel()
+        client.close()
+    elif name == "aetcd":
+        import aetcd
+
+        async def run_aetcd() -> None:
+            async with aetcd.Client(host=host, port=int(port)) as client:
+                watch = await client.watch_prefix(prefix.encode())
+                t0 = time.perf_counter()
+                writer = start_writer(endpoint, prefix, events)
+                seen = 0
+                async for _event in watch:
+                    seen += 1
+                    if seen >= events:
+                        break
+                result["events_s"] = events / (time.perf_counter() - t0)
+                await watch.cancel()
+                writer.wait()
+                t0 = time.perf_counter()
+                watch = await client.watch_prefix(catchup.encode(), start_revision=catchup_rev)
+                seen = 0
+                async for _event in watch:
+                    seen += 1
+                    if seen >= events:
+                        break
+                result["catchup_s"] = events / (time.perf_counter() - t0)
+                await watch.cancel()
+
+        asyncio.run(run_aetcd())
+    else:
+        raise SystemExit(f"unknown client {name}")
+    return result
+
+
+def prepare_catchup(endpoint: str, events: int) -> tuple[str, int]:
+    """Write the catch-up prefix once; return it and its first revision."""
+    from etcdwire import Client, Op
+
+    prefix = f"bc-{uuid.uuid4().hex[:8]}/"
+    with Client(endpoint) as client:
+        first = client.put(f"{prefix}{0:06d}", "v" * 32).header.revision
+        for start in range(1, events, 100):
+            stop = min(start + 100, events)
+            client.txn([], [Op.put(f"{prefix}{i:06d}", "v" * 32) for i in range(start, stop)])
+    return prefix, first
+
+
+def run_all(endpoint: str, events: int, watches: int) -> None:
+    results: dict[str, dict[str, Any]] = {}
+    catchup, catchup_rev = prepare_catchup(endpoint, events)
+    for name in CLIENTS:
+        figures: dict[str, Any] = {}
+        for extra in (
+            ["--events", str(events), "--catchup", catchup, "--catchup-rev", str(catchup_rev)],
+            ["--idle", str(watches)],
+        ):
+            command = [sys.executable, __file__, "--worker", name, "--endpoint", endpoint, *extra]
+            proc = subprocess.run(
+                command, capture_output=True, text=True, timeout=1200, check=False
+            )
+            if proc.returncode != 0:
+                print(f"{name}: failed: {proc.stderr.strip().splitlines()[-3:]}")
+                break
+            figures.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+        else:
+            results[name] = figures
+    print(
+        f"\n{events} events (txns of 100 puts from another process), {watches} idle watches, "
+        f"one etcd 3.5 on loopback, python {sys.version.split()[0]}"
+    )
+    print(f"{'client':<18}{'live events/s':>15}{'catch-up events/s':>20}{'bytes/idle watch':>20}")
+    for name, figures in results.items():
+        print(
+            f"{name:<18}{figures['events_s']:15.0f}{figures['catchup_s']:20.0f}"
+            f"{figures['bytes_per_watch']:20.0f}"
+        )
+    for phase, label in (("events_s", "live"), ("catchup_s", "catch-up")):
+        others = [results[n][phase] for n in ("etcd-sdk-python", "aetcd") if n in results]
+        if others and "etcdwire-async" in results:
+            print(
+                f"{label} event rate, etcdwire (asyncio) / faster grpcio client: "
+                f"{results['etcdwire-async'][phase] / max(others):.2f}x (target >= 2x)"
+            )
+    if "etcdwire-async" in results:
+        print(
+            f"memory per idle watch, etcdwire (asyncio): "
+            f"{results['etcdwire-async']['bytes_per_watch']:.0f} bytes (target < 2048)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--watches", type=int, default=10000)
+    parser.add_argument("--endpoint")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--catchup", help=argparse.SUPPRESS)
+    parser.add_argument("--idle", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--catchup-rev", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        if args.idle:
+            figures = idle_worker(args.worker, args.endpoint, args.idle)
+        else:
+            figures = worker(
+                args.worker, args.endpoint, args.events, args.catchup, args.catchup_rev
+            )
+        print(json.dumps(figures))
+        return
+    if args.endpoint:
+        run_all(args.endpoint, args.events, args.watches)
+        return
+    from etcdwire.tools.embedded import EmbeddedEtcd
+
+    with EmbeddedEtcd() as server:
+        run_all(server.url, args.events, args.watches)
+
+
+if __name__ == "__main__":
+    main()
