@@ -34,14 +34,19 @@ __all__ = [
     "AuthFailed",
     "AuthNotEnabled",
     "AuthOldRevision",
+    "BadLeaderTransferee",
     "CallCancelled",
+    "ClusterVersionUnavailable",
     "Compacted",
     "ConnectFailed",
     "ConnectionLost",
     "CorruptCluster",
     "DataLoss",
     "DeadlineExceeded",
+    "DowngradeInProcess",
     "DuplicateKey",
+    "ElectionNoLeader",
+    "ElectionNotLeader",
     "EmptyKey",
     "EtcdError",
     "FailedPrecondition",
@@ -49,18 +54,25 @@ __all__ = [
     "GrpcAborted",
     "Internal",
     "InvalidArgument",
+    "InvalidAuthMgmt",
     "InvalidAuthToken",
+    "InvalidDowngradeTargetVersion",
     "KeyNotFound",
     "LeaderChanged",
     "LearnerNotReady",
     "LeaseExists",
     "LeaseNotFound",
+    "LeaseProvided",
     "LeaseTTLTooLarge",
     "LocalProtocolError",
     "LockNotHeld",
+    "MemberBadURLs",
     "MemberExists",
+    "MemberNotEnoughStarted",
     "MemberNotFound",
+    "MemberNotLearner",
     "NoEndpointAvailable",
+    "NoInflightDowngrade",
     "NoLeader",
     "NoSpace",
     "NotCapable",
@@ -71,18 +83,25 @@ __all__ = [
     "OutOfRange",
     "PeerURLExists",
     "PermissionDenied",
+    "PermissionNotGranted",
     "ProtocolError",
     "RecipeError",
     "RemoteProtocolError",
     "RequestTooLarge",
     "ResourceExhausted",
     "RoleAlreadyExists",
+    "RoleEmpty",
     "RoleNotFound",
+    "RoleNotGranted",
+    "RootRoleNotExist",
+    "RootUserNotExist",
     "RpcError",
     "ServerStopped",
     "ServerTimeout",
     "SessionExpired",
+    "SnapshotChecksumMismatch",
     "StatusCode",
+    "TooManyLearners",
     "TooManyOps",
     "TooManyRequests",
     "TransportError",
@@ -95,7 +114,9 @@ __all__ = [
     "UserAlreadyExists",
     "UserEmpty",
     "UserNotFound",
+    "ValueProvided",
     "WatchCanceled",
+    "WrongDowngradeVersionFormat",
     "error_from_status",
 ]
 
@@ -328,6 +349,34 @@ class UserEmpty(InvalidArgument):
     pass
 
 
+class RoleEmpty(InvalidArgument):
+    pass
+
+
+class ValueProvided(InvalidArgument):
+    pass
+
+
+class LeaseProvided(InvalidArgument):
+    pass
+
+
+class MemberBadURLs(InvalidArgument):
+    pass
+
+
+class InvalidAuthMgmt(InvalidArgument):
+    pass
+
+
+class WrongDowngradeVersionFormat(InvalidArgument):
+    pass
+
+
+class InvalidDowngradeTargetVersion(InvalidArgument):
+    pass
+
+
 class Compacted(OutOfRange):
     """The requested revision was compacted; ``compact_revision`` is set when known."""
 
@@ -405,6 +454,46 @@ class LearnerNotReady(FailedPrecondition):
     pass
 
 
+class MemberNotLearner(FailedPrecondition):
+    pass
+
+
+class MemberNotEnoughStarted(FailedPrecondition):
+    pass
+
+
+class TooManyLearners(FailedPrecondition):
+    pass
+
+
+class RootUserNotExist(FailedPrecondition):
+    pass
+
+
+class RootRoleNotExist(FailedPrecondition):
+    pass
+
+
+class RoleNotGranted(FailedPrecondition):
+    pass
+
+
+class PermissionNotGranted(FailedPrecondition):
+    pass
+
+
+class BadLeaderTransferee(FailedPrecondition):
+    pass
+
+
+class DowngradeInProcess(FailedPrecondition):
+    pass
+
+
+class NoInflightDowngrade(FailedPrecondition):
+    pass
+
+
 class NotLeader(FailedPrecondition):
     """The member asked is not the raft leader (e.g. MoveLeader sent to a follower)."""
 
@@ -437,8 +526,39 @@ class NotSupportedForLearner(Unavailable):
     pass
 
 
+class ClusterVersionUnavailable(Unavailable):
+    pass
+
+
+class ElectionNoLeader(Unknown):
+    """The election has no leader (v3election Leader; etcd sends it with code UNKNOWN)."""
+
+
+class ElectionNotLeader(Unknown):
+    """The leader key given to Proclaim no longer leads its election (code UNKNOWN)."""
+
+
 class CorruptCluster(DataLoss):
     pass
+
+
+class SnapshotChecksumMismatch(DataLoss):
+    """A snapshot's data does not match the SHA-256 digest etcd sent after it (or the digest
+    is missing): the copy is corrupt. ``expected`` and ``actual`` are hex digests."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        expected: str = "",
+        actual: str = "",
+        size: int = 0,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.expected = expected
+        self.actual = actual
+        self.size = size
 
 
 # --- watch and recipes -------------------------------------------------------------------------
@@ -496,6 +616,8 @@ _ETCD_MESSAGES: dict[str, type[RpcError]] = {
     "key not found": KeyNotFound,
     "too many operations in txn request": TooManyOps,
     "duplicate key given in txn request": DuplicateKey,
+    "value is provided": ValueProvided,
+    "lease is provided": LeaseProvided,
     "request is too large": RequestTooLarge,
     "mvcc: required revision has been compacted": Compacted,
     "mvcc: required revision is a future revision": FutureRevision,
@@ -507,11 +629,22 @@ _ETCD_MESSAGES: dict[str, type[RpcError]] = {
     "member ID already exist": MemberExists,
     "Peer URLs already exists": PeerURLExists,
     "member not found": MemberNotFound,
+    "re-configuration failed due to not enough started members": MemberNotEnoughStarted,
+    "given member URLs are invalid": MemberBadURLs,
+    "can only promote a learner member": MemberNotLearner,
+    "too many learner members in cluster": TooManyLearners,
     "can only promote a learner member which is in sync with leader": LearnerNotReady,
     "authentication failed, invalid user ID or password": AuthFailed,
     "invalid auth token": InvalidAuthToken,
     "revision of auth store is old": AuthOldRevision,
     "user name is empty": UserEmpty,
+    "role name is empty": RoleEmpty,
+    "root user does not exist": RootUserNotExist,
+    "root user does not have root role": RootRoleNotExist,
+    "permission denied": PermissionDenied,
+    "role is not granted to the user": RoleNotGranted,
+    "permission is not granted to the role": PermissionNotGranted,
+    "invalid auth management": InvalidAuthMgmt,
     "user name already exists": UserAlreadyExists,
     "user name not found": UserNotFound,
     "role name already exists": RoleAlreadyExists,
@@ -525,9 +658,20 @@ _ETCD_MESSAGES: dict[str, type[RpcError]] = {
     "corrupt cluster": CorruptCluster,
     "not capable": NotCapable,
     "rpc not supported for learner": NotSupportedForLearner,
+    "bad leader transferee": BadLeaderTransferee,
+    "cluster version not found during downgrade": ClusterVersionUnavailable,
+    "wrong downgrade target version format": WrongDowngradeVersionFormat,
+    "invalid downgrade target version": InvalidDowngradeTargetVersion,
+    "cluster has a downgrade job in progress": DowngradeInProcess,
+    "no inflight downgrade job": NoInflightDowngrade,
 }
 _ETCD_PREFIXES: tuple[tuple[str, type[RpcError]], ...] = (("request timed out", ServerTimeout),)
 _ETCD_PREFIX = "etcdserver: "
+# Messages of etcd's concurrency package, relayed as-is by the v3election service.
+_UNPREFIXED_MESSAGES: dict[str, type[RpcError]] = {
+    "election: no leader": ElectionNoLeader,
+    "election: not leader": ElectionNotLeader,
+}
 
 
 def error_from_status(
@@ -556,7 +700,13 @@ def error_from_status(
                 if text.startswith(prefix):
                     cls = candidate
                     break
-    if cls is None or not issubclass(cls, _CODE_CLASSES.get(status, RpcError)):
+    else:
+        cls = _UNPREFIXED_MESSAGES.get(message)
+    if cls is not None and status is StatusCode.UNKNOWN:
+        # The v3lock and v3election services relay etcd's errors without their code (gRPC
+        # sends UNKNOWN): the message names the error; the instance keeps the code received.
+        pass
+    elif cls is None or not issubclass(cls, _CODE_CLASSES.get(status, RpcError)):
         # An etcd message arriving with an unexpected code keeps the code's class: the code is
         # what the server committed to; the message only refines it.
         if cls is not None and cls.code is not status:

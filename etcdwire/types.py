@@ -263,3 +263,331 @@ class MemberListResponse:
 
     header: ResponseHeader
     members: tuple[Member, ...] = ()
+
+
+# --- cluster, maintenance, auth, lock and election (etcdserverpb Cluster / Maintenance / Auth,
+# --- v3lockpb, v3electionpb) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAddResponse:
+    """The member just added (``name`` empty until it starts) and the members after the
+    change: what a new member needs for ``--initial-cluster``."""
+
+    header: ResponseHeader
+    member: Member
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoveResponse:
+    """The members left after a removal."""
+
+    header: ResponseHeader
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUpdateResponse:
+    """The members after a member's peer URLs were changed."""
+
+    header: ResponseHeader
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPromoteResponse:
+    """The members after a learner was promoted to a voting member."""
+
+    header: ResponseHeader
+    members: tuple[Member, ...] = ()
+
+
+class AlarmType(enum.Enum):
+    """Kind of a cluster alarm (etcdserverpb.AlarmType)."""
+
+    NONE = 0
+    NOSPACE = 1
+    CORRUPT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """One raised alarm: which member raised it, and what kind it is."""
+
+    member_id: int
+    alarm: AlarmType
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmResponse:
+    """The alarms listed, or the alarms just disarmed."""
+
+    header: ResponseHeader
+    alarms: tuple[Alarm, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """One member's view of itself (Maintenance.Status).
+
+    ``endpoint`` is the endpoint asked, or None when the client chose it. ``db_size`` is the
+    backend file size and ``db_size_in_use`` the part of it holding data (their difference is
+    what a defragmentation gives back). ``errors`` lists the alarms the member reports."""
+
+    header: ResponseHeader
+    endpoint: str | None
+    version: str
+    db_size: int
+    leader: int
+    raft_index: int
+    raft_term: int
+    raft_applied_index: int = 0
+    errors: tuple[str, ...] = ()
+    db_size_in_use: int = 0
+    is_learner: bool = False
+
+    @property
+    def member_id(self) -> int:
+        return self.header.member_id
+
+    @property
+    def is_leader(self) -> bool:
+        """True when the answering member is the raft leader."""
+        return self.leader != 0 and self.leader == self.header.member_id
+
+
+@dataclass(frozen=True, slots=True)
+class DefragmentResponse:
+    """Result of defragmenting one member's backend (etcd 3.5 leaves the header empty)."""
+
+    header: ResponseHeader
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HashResponse:
+    """CRC-32 of one member's whole backend (Maintenance.Hash; for testing only)."""
+
+    header: ResponseHeader
+    hash: int
+
+
+@dataclass(frozen=True, slots=True)
+class HashKVResponse:
+    """CRC-32 of one member's key-value history up to the revision asked (Maintenance.HashKV),
+    comparable between members; ``compact_revision`` is the member's compaction point (-1 if
+    it never compacted). ``hash_revision``, the revision hashed, is sent by etcd 3.5.5 and
+    later only (0 otherwise)."""
+
+    header: ResponseHeader
+    hash: int
+    compact_revision: int
+    hash_revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MoveLeaderResponse:
+    """Result of a leadership transfer."""
+
+    header: ResponseHeader
+
+
+class DowngradeAction(enum.Enum):
+    """What a Downgrade request asks for (etcdserverpb.DowngradeRequest.DowngradeAction)."""
+
+    VALIDATE = 0
+    ENABLE = 1
+    CANCEL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DowngradeResponse:
+    """The cluster version reported by a Downgrade request."""
+
+    header: ResponseHeader
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """A snapshot received and verified: ``size`` bytes were written (the database followed
+    by its 32-byte SHA-256 digest, the layout ``etcdutl snapshot restore`` checks),
+    ``db_size`` of them are the database, ``sha256`` is the digest in hex."""
+
+    size: int
+    db_size: int
+    sha256: str
+    endpoint: str | None = None
+
+
+class PermissionType(enum.Enum):
+    """What a role may do on a key range (authpb.Permission.Type)."""
+
+    READ = 0
+    WRITE = 1
+    READWRITE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """A role's permission on ``key`` alone (``range_end`` empty), on ``[key, range_end)``, or
+    on every key from ``key`` on (``range_end == b"\\0"``)."""
+
+    perm_type: PermissionType
+    key: bytes
+    range_end: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResponse:
+    """Result of an auth change that returns nothing but its header (enable, disable, add,
+    delete, grant, revoke, change password)."""
+
+    header: ResponseHeader
+
+
+@dataclass(frozen=True, slots=True)
+class AuthStatus:
+    """Whether authentication is enabled, and the auth store's revision."""
+
+    header: ResponseHeader
+    enabled: bool
+    auth_revision: int = 0
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class AuthenticateResponse:
+    """A token for the user who authenticated (left out of the repr)."""
+
+    header: ResponseHeader
+    token: str
+
+    def __repr__(self) -> str:
+        return f"AuthenticateResponse(header={self.header!r}, token=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class UserGetResponse:
+    """A user and the roles granted to it."""
+
+    header: ResponseHeader
+    name: str
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UserListResponse:
+    """Every user name."""
+
+    header: ResponseHeader
+    users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGetResponse:
+    """A role and its permissions."""
+
+    header: ResponseHeader
+    name: str
+    permissions: tuple[Permission, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleListResponse:
+    """Every role name."""
+
+    header: ResponseHeader
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LockResponse:
+    """A lock held: ``key`` is the lock's ownership key, to pass to ``unlock``; it lives as long
+    as the lease given to ``lock``."""
+
+    header: ResponseHeader
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockResponse:
+    """Result of releasing a lock."""
+
+    header: ResponseHeader
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderKey:
+    """Who leads an election: the election ``name``, the leader's ``key`` under it, its
+    creation revision ``rev`` and its ``lease``. Pass it to ``proclaim`` and ``resign``."""
+
+    name: bytes
+    key: bytes
+    rev: int
+    lease: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderResponse:
+    """The current leader of an election: its key-value (the key is the leader key, the value
+    what it proclaimed)."""
+
+    header: ResponseHeader
+    kv: KeyValue
+
+    @property
+    def key(self) -> bytes:
+        return self.kv.key
+
+    @property
+    def value(self) -> bytes:
+        return self.kv.value
+
+
+@dataclass(frozen=True, slots=True)
+class ProclaimResponse:
+    """Result of a leader announcing a new value."""
+
+    header: ResponseHeader
+
+
+@dataclass(frozen=True, slots=True)
+class ResignResponse:
+    """Result of a leader giving up its leadership."""
+
+    header: ResponseHeader
+
+
+__all__ += [
+    "Alarm",
+    "AlarmResponse",
+    "AlarmType",
+    "AuthResponse",
+    "AuthStatus",
+    "AuthenticateResponse",
+    "DefragmentResponse",
+    "DowngradeAction",
+    "DowngradeResponse",
+    "HashKVResponse",
+    "HashResponse",
+    "LeaderKey",
+    "LeaderResponse",
+    "LockResponse",
+    "MemberAddResponse",
+    "MemberPromoteResponse",
+    "MemberRemoveResponse",
+    "MemberStatus",
+    "MemberUpdateResponse",
+    "MoveLeaderResponse",
+    "Permission",
+    "PermissionType",
+    "ProclaimResponse",
+    "ResignResponse",
+    "RoleGetResponse",
+    "RoleListResponse",
+    "SnapshotInfo",
+    "UnlockResponse",
+    "UserGetResponse",
+    "UserListResponse",
+]

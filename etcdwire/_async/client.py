@@ -13,8 +13,13 @@ from .._etcd.retry import RetryPolicy
 from .._etcd.watching import WatchResponse, watch_spec
 from .._options import ChannelOptions
 from ..trace import TraceHook
+from .auth import AsyncAuth
+from .cluster import AsyncCluster
+from .election import AsyncElectionService
 from .kv import AsyncKV
 from .lease import AsyncLease
+from .lock import AsyncLockService
+from .maintenance import AsyncMaintenance
 from .manager import AsyncConnectionManager
 from .watch import AsyncWatch, AsyncWatcher, Overflow
 
@@ -91,6 +96,11 @@ class AsyncClient:
             max_request_bytes=max_request_bytes,
         )
         self.lease = AsyncLease(self.manager, timeout=timeout)
+        self.cluster = AsyncCluster(self.manager, timeout=timeout)
+        self.maintenance = AsyncMaintenance(self.manager, timeout=timeout)
+        self.auth = AsyncAuth(self.manager, timeout=timeout)
+        self.lock = AsyncLockService(self.manager, timeout=timeout)
+        self.election = AsyncElectionService(self.manager, timeout=timeout)
         self.watcher = AsyncWatcher(self.manager)
         self.get = self.kv.get
         self.put = self.kv.put

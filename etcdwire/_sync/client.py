@@ -15,8 +15,13 @@ from .._etcd.retry import RetryPolicy
 from .._etcd.watching import WatchResponse, watch_spec
 from .._options import ChannelOptions
 from ..trace import TraceHook
+from .auth import Auth
+from .cluster import Cluster
+from .election import ElectionService
 from .kv import KV
 from .lease import Lease
+from .lock import LockService
+from .maintenance import Maintenance
 from .manager import ConnectionManager
 from .watch import Watch, Watcher, Overflow
 
@@ -93,6 +98,11 @@ class Client:
             max_request_bytes=max_request_bytes,
         )
         self.lease = Lease(self.manager, timeout=timeout)
+        self.cluster = Cluster(self.manager, timeout=timeout)
+        self.maintenance = Maintenance(self.manager, timeout=timeout)
+        self.auth = Auth(self.manager, timeout=timeout)
+        self.lock = LockService(self.manager, timeout=timeout)
+        self.election = ElectionService(self.manager, timeout=timeout)
         self.watcher = Watcher(self.manager)
         self.get = self.kv.get
         self.put = self.kv.put

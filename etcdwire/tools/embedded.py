@@ -370,10 +370,11 @@ class _Ports:
 
 @dataclass
 class _Cluster:
-    """How a member finds its peers at first boot."""
+    """How a member finds its peers at first boot: a new cluster, or one it joins."""
 
     initial_cluster: str
     token: str
+    state: str = "new"
 
 
 class EtcdMember:
@@ -548,7 +549,7 @@ class EtcdMember:
             f"--listen-metrics-urls={self.metrics_url}",
             f"--initial-cluster={initial}",
             f"--initial-cluster-token={token}",
-            "--initial-cluster-state=new",
+            f"--initial-cluster-state={cluster.state if cluster else 'new'}",
             "--logger=zap",
             f"--log-level={self.log_level}",
         ]
@@ -566,6 +567,20 @@ class EtcdMember:
         return args + self.extra_args
 
     # ---- lifecycle ---------------------------------------------------------------------
+
+    def join(self, initial_cluster: str, *, token: str | None = None) -> Self:
+        """Set this member up to join a running cluster at its next first start.
+
+        Add the member first (MemberAdd with this member's ``peer_url``); ``initial_cluster``
+        is then the ``name=peer_url,...`` list of every member, this one included, as
+        ``etcdctl member add`` prints it. The member starts with
+        ``--initial-cluster-state=existing``."""
+        if self.running or self._started_once:
+            raise RuntimeError(f"etcd member {self.name} has already started")
+        self._cluster = _Cluster(
+            initial_cluster, token or f"etcdwire-{self.name}", state="existing"
+        )
+        return self
 
     def start(self, *, wait: bool = True, timeout: float | None = None) -> Self:
         """Launch the server; with ``wait`` block until ``/health`` says true."""
