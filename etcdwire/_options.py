@@ -27,3 +27,13 @@ class ChannelOptions:
     #: drains at 3/4 of 2**31-1. Lower it only to test id exhaustion.
     max_stream_id: int = 1_610_612_735
     user_agent: str = ""
+    #: HTTP/2 keepalive PINGs (gRPC A8): off by default, as in etcd's Go client. When set,
+    #: a connection with active streams that has read nothing for this many seconds is pinged,
+    #: never faster than ``keepalive_min_time`` (etcd's enforcement permits one per 5 s with
+    #: streams, none without), and closed when no byte arrives within ``keepalive_timeout``.
+    #: Long-lived streams (watches, lease keep-alive) then move to a healthy endpoint instead
+    #: of stalling on a black-holed one.
+    keepalive_time: float | None = None
+    keepalive_timeout: float = 20.0
+    keepalive_without_calls: bool = False
+    keepalive_min_time: float = 10.0

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from .._backends.asyncio import open_stream
 from .._backends.base import Address, TLSConfig, parse_address
 from .._compat import AsyncLock, monotonic
+from .._etcd.keepalive import PingPolicy
 from .._grpc.call import CallState
 from .._grpc.metadata import USER_AGENT
 from .._grpc.method import Method
@@ -88,6 +89,19 @@ class AsyncChannel:
         self._authority = (
             tls.server_hostname if tls and tls.server_hostname else self.address.authority
         )
+        options = self.options
+        #: One keepalive policy per channel: a doubled time (too_many_pings) outlives the
+        #: connection that earned it.
+        self.keepalive: PingPolicy | None = (
+            PingPolicy(
+                time=options.keepalive_time,
+                timeout=options.keepalive_timeout,
+                permit_without_calls=options.keepalive_without_calls,
+                min_time=options.keepalive_min_time,
+            )
+            if options.keepalive_time is not None
+            else None
+        )
 
     @property
     def endpoint(self) -> str:
@@ -139,7 +153,12 @@ class AsyncChannel:
                 hook(FrameTrace(connection_id, record))
 
         connection = AsyncConnection(
-            stream, self.address, options, connection_id=connection_id, trace=frame_hook
+            stream,
+            self.address,
+            options,
+            connection_id=connection_id,
+            trace=frame_hook,
+            keepalive=self.keepalive,
         )
         try:
             start_deadline = monotonic() + connect_timeout

@@ -57,6 +57,8 @@ class AsyncClient:
         insecure_skip_verify: bool = False,
         policy: Policy = "pinned",
         connect_timeout: float = 20.0,
+        keepalive_time: float | None = None,
+        keepalive_timeout: float = 20.0,
         max_txn_ops: int = ops.DEFAULT_MAX_TXN_OPS,
         max_request_bytes: int = ops.DEFAULT_MAX_REQUEST_BYTES,
         retry_idempotent_writes: bool = False,
@@ -74,7 +76,11 @@ class AsyncClient:
         elif tls is None and insecure_skip_verify:
             tls = TLSConfig(insecure_skip_verify=True)
         if options is None:
-            options = ChannelOptions(connect_timeout=connect_timeout)
+            options = ChannelOptions(
+                connect_timeout=connect_timeout,
+                keepalive_time=keepalive_time,
+                keepalive_timeout=keepalive_timeout,
+            )
         self.manager = AsyncConnectionManager(
             [endpoints] if isinstance(endpoints, str) else list(endpoints),
             tls=tls,

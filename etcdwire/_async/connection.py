@@ -18,6 +18,7 @@ from typing import Any
 from .._backends.asyncio import AsyncSocketStream
 from .._backends.base import Address
 from .._compat import AsyncEvent, AsyncLock, monotonic
+from .._etcd.keepalive import PingPolicy
 from .._grpc.call import CallState
 from .._grpc.status import Status
 from .._h2.connection import H2Connection
@@ -26,7 +27,9 @@ from .._h2.events import (
     GoAwayReceived,
     PingAckReceived,
     RemoteSettingsChanged,
+    ResponseReceived,
     StreamReset,
+    TrailersReceived,
 )
 from .._options import ChannelOptions
 from ..errors import (
@@ -42,6 +45,7 @@ __all__ = ["AsyncConnection", "StreamSlot"]
 logger = logging.getLogger("etcdwire.transport")
 
 _READ_SIZE = 65536
+_SERVER_DATA = (ResponseReceived, DataReceived, TrailersReceived)
 _ENHANCE_YOUR_CALM = 0xB
 
 
@@ -82,6 +86,7 @@ class AsyncConnection:
         *,
         connection_id: int,
         trace: Callable[[Any], None] | None = None,
+        keepalive: PingPolicy | None = None,
     ) -> None:
         self.address = address
         self.endpoint = str(address)
@@ -108,6 +113,9 @@ class AsyncConnection:
         self.goaway: GoAwayReceived | None = None
         self.pings_acked: deque[bytes] = deque(maxlen=16)
         self.last_read_time = monotonic()
+        self.keepalive = keepalive
+        if keepalive is not None:
+            keepalive.connection_started(self.last_read_time)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -256,6 +264,33 @@ class AsyncConnection:
         if idle:
             await self.aclose()
 
+    async def keepalive_tick(self) -> None:
+        """Apply the keepalive policy now: send a PING when one is due, and close the
+        connection (failing its calls) when the last one went unanswered too long. Called
+        by the long-lived streams' loops, which read the answer."""
+        policy = self.keepalive
+        if policy is None or self._error is not None:
+            return
+        now = monotonic()
+        async with self._cond:
+            if policy.timed_out(now):
+                lost = ConnectionLost(
+                    f"no answer to a keepalive PING within {policy.timeout}s",
+                    endpoint=self.endpoint,
+                )
+                self._fail_locked(lost)
+                self._wake_all_locked()
+                dead = True
+            else:
+                dead = False
+                if policy.should_ping(now, self.last_read_time, len(self._slots)):
+                    self._h2.ping(b"keepaliv")
+                    policy.ping_sent(now)
+        if dead:
+            await self._close_socket()
+        else:
+            await self._flush()
+
     async def ping(self, payload: bytes) -> None:
         async with self._cond:
             self._raise_if_failed()
@@ -356,6 +391,8 @@ class AsyncConnection:
                 failure = ConnectionLost("connection closed by the server", endpoint=self.endpoint)
             if failure is None:
                 self.last_read_time = monotonic()
+                if self.keepalive is not None:
+                    self.keepalive.bytes_received(self.last_read_time)
                 try:
                     touched = self._dispatch_locked(data)
                 except RemoteProtocolError as exc:
@@ -380,6 +417,8 @@ class AsyncConnection:
         for event in self._h2.receive_data(data):
             stream_id = getattr(event, "stream_id", 0)
             if stream_id:
+                if self.keepalive is not None and type(event) in _SERVER_DATA:
+                    self.keepalive.data_received(now)
                 if type(event) is StreamReset and event.stream_id in slots and not event.remote:
                     logger.debug("stream %d reset locally: code %d", stream_id, event.error_code)
                 slot = slots.get(stream_id)
@@ -406,12 +445,22 @@ class AsyncConnection:
                 self._on_goaway_locked(event)
             elif type(event) is PingAckReceived:
                 self.pings_acked.append(event.data)
+                if self.keepalive is not None:
+                    self.keepalive.ack_received(now)
         return touched
 
     def _on_goaway_locked(self, event: GoAwayReceived) -> None:
         self.goaway = event
         debug = event.additional_data.decode("utf-8", "replace")
-        if event.error_code == _ENHANCE_YOUR_CALM and debug == "too_many_pings":
+        if self.keepalive is not None and self.keepalive.on_goaway(
+            event.error_code, event.additional_data
+        ):
+            logger.warning(
+                "%s: server sent GOAWAY too_many_pings; keepalive time doubled to %ss",
+                self.endpoint,
+                self.keepalive.time,
+            )
+        elif event.error_code == _ENHANCE_YOUR_CALM and debug == "too_many_pings":
             logger.warning("%s: server sent GOAWAY too_many_pings", self.endpoint)
         else:
             logger.info(

@@ -252,6 +252,8 @@ class _Stream:
         self.lock = AsyncLock()  # the demux is not thread-safe: one user at a time
         self.streams_opened = 0
         self.resumes = 0
+        #: The endpoint whose connection just failed: the next stream avoids it if it can.
+        self.avoid: tuple[str, ...] = ()
 
     async def send_pending(self) -> None:
         call = self.call
@@ -297,7 +299,10 @@ class _Stream:
 
     async def serve(self) -> None:
         manager = self.watcher.manager
-        call = await manager.open_call(methods.WATCH_WATCH, metadata=self.metadata)
+        call = await manager.open_call(
+            methods.WATCH_WATCH, metadata=self.metadata, exclude=self.avoid
+        )
+        self.avoid = ()
         self.call = call
         self.streams_opened += 1
         endpoint = None
@@ -309,6 +314,8 @@ class _Stream:
                     message = await call.receive(timeout=POLL_INTERVAL)
                 except ReceiveTimeout:
                     await self.send_pending()
+                    if call.connection is not None:
+                        await call.connection.keepalive_tick()
                     continue
                 if message is None:
                     raise Unavailable("the server ended the watch stream")
@@ -322,6 +329,7 @@ class _Stream:
         except (TransportError, NoLeader) as exc:
             if endpoint is not None:
                 manager.connection_failed(endpoint, exc)
+                self.avoid = (endpoint,)
             raise
         finally:
             if not call.done:

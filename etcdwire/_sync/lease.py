@@ -26,7 +26,7 @@ from .._etcd.convert import (
 )
 from .._etcd.keepalive import LeaseKeepAliveSchedule
 from .._pb import rpc_pb2
-from ..errors import CallCancelled, EtcdError, UsageError
+from ..errors import CallCancelled, EtcdError, TransportError, UsageError
 from ..types import (
     LeaseGrant,
     LeaseKeepAliveReply,
@@ -147,6 +147,7 @@ class LeaseKeeper:
         self._lock = Lock()
         self._stopped = False
         self.streams_opened = 0
+        self._avoid: tuple[str, ...] = ()
 
     @property
     def lease_ids(self) -> list[int]:
@@ -193,7 +194,8 @@ class LeaseKeeper:
                 sleep(REOPEN_DELAY)
 
     def _serve_stream(self) -> None:
-        call = self._manager.open_call(methods.LEASE_KEEP_ALIVE)
+        call = self._manager.open_call(methods.LEASE_KEEP_ALIVE, exclude=self._avoid)
+        self._avoid = ()
         self._call = call
         self.streams_opened += 1
         schedule = self._schedule
@@ -209,10 +211,17 @@ class LeaseKeeper:
                 try:
                     message = call.receive(timeout=wait)
                 except ReceiveTimeout:
+                    if call.connection is not None:
+                        call.connection.keepalive_tick()
                     continue
                 if message is None:
                     return  # the server ended the stream; reopen
                 self._on_reply(lease_keep_alive(message))
+        except TransportError as exc:
+            if call.connection is not None:
+                self._manager.connection_failed(call.connection.endpoint, exc)
+                self._avoid = (call.connection.endpoint,)
+            raise
         finally:
             self._call = None
             if not call.done:

@@ -254,6 +254,8 @@ class _Stream:
         self.lock = Lock()  # the demux is not thread-safe: one user at a time
         self.streams_opened = 0
         self.resumes = 0
+        #: The endpoint whose connection just failed: the next stream avoids it if it can.
+        self.avoid: tuple[str, ...] = ()
 
     def send_pending(self) -> None:
         call = self.call
@@ -299,7 +301,10 @@ class _Stream:
 
     def serve(self) -> None:
         manager = self.watcher.manager
-        call = manager.open_call(methods.WATCH_WATCH, metadata=self.metadata)
+        call = manager.open_call(
+            methods.WATCH_WATCH, metadata=self.metadata, exclude=self.avoid
+        )
+        self.avoid = ()
         self.call = call
         self.streams_opened += 1
         endpoint = None
@@ -311,6 +316,8 @@ class _Stream:
                     message = call.receive(timeout=POLL_INTERVAL)
                 except ReceiveTimeout:
                     self.send_pending()
+                    if call.connection is not None:
+                        call.connection.keepalive_tick()
                     continue
                 if message is None:
                     raise Unavailable("the server ended the watch stream")
@@ -324,6 +331,7 @@ class _Stream:
         except (TransportError, NoLeader) as exc:
             if endpoint is not None:
                 manager.connection_failed(endpoint, exc)
+                self.avoid = (endpoint,)
             raise
         finally:
             if not call.done:

@@ -119,3 +119,34 @@ def test_watch_behind_a_compaction_while_disconnected_ends_compacted(
                 for _ in range(20):
                     watch.receive(timeout=5)
         assert info.value.compact_revision == last.header.revision
+
+
+def test_keepalive_moves_a_watch_off_a_black_holed_member(fresh_cluster: Any) -> None:
+    """A member that stops answering (SIGSTOP: the TCP connection stays up, nothing comes
+    back) would stall a watch forever; with keepalive PINGs the unanswered PING closes the
+    connection and the watch resumes on another member, losing nothing."""
+    from etcdwire import ChannelOptions
+
+    cluster = fresh_cluster(3)
+    options = ChannelOptions(keepalive_time=1, keepalive_timeout=2, keepalive_min_time=1)
+    with Client(cluster.urls, options=options, timeout=10) as client:
+        with client.watch("bh/", prefix=True) as watch:
+            victim = pinned_member(client, cluster)
+            others = [m.url for m in cluster.members if m is not victim]
+            victim.pause()
+            try:
+                with Client(others, timeout=10) as writer:
+                    for i in range(5):
+                        writer.put(f"bh/{i}", "v")
+                t0 = monotonic()
+                keys: list[bytes] = []
+                while len(keys) < 5 and monotonic() - t0 < 20:
+                    response = watch.receive(timeout=1)
+                    if response is not None:
+                        keys += [e.kv.key for e in response.events]
+                elapsed = monotonic() - t0
+            finally:
+                victim.resume()
+        assert keys == [f"bh/{i}".encode() for i in range(5)]
+        assert elapsed < 15
+        assert watch.resumes >= 1
