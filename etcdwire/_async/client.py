@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from .._backends.base import TLSConfig
+from .._compat import monotonic
 from .._etcd import ops
 from .._etcd.endpoints import EndpointStatus, Policy
 from .._etcd.retry import RetryPolicy
@@ -116,6 +117,11 @@ class AsyncClient:
     @property
     def endpoints(self) -> tuple[str, ...]:
         return self.manager.endpoints
+
+    async def sync_endpoints(self, *, timeout: float | None = None) -> list[str]:
+        """Use the cluster's current members (from MemberList) as the endpoint list."""
+        deadline = None if timeout is None else monotonic() + timeout
+        return await self.manager.sync_endpoints(deadline)
 
     def info(self) -> list[EndpointStatus]:
         """One row per endpoint: state, pinned, backoff, last error, streams, leases."""

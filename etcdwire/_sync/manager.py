@@ -21,10 +21,11 @@ from .._backends.base import Address, TLSConfig, parse_address
 from .._compat import Lock, sleep, monotonic
 from .._etcd import methods
 from .._etcd.auth import TokenState
-from .._etcd.endpoints import EndpointStatus, EndpointTable, Policy
+from .._etcd.endpoints import EndpointStatus, EndpointTable, Policy, endpoints_from_members
 from .._etcd.retry import RetryPolicy
 from .._grpc.method import Method
 from .._options import ChannelOptions
+from .._pb import rpc_pb2
 from ..errors import (
     ConnectFailed,
     DeadlineExceeded,
@@ -161,6 +162,28 @@ class ConnectionManager:
                 continue
             self.table.ready(pick.endpoint, monotonic())
             return channel
+
+    def sync_endpoints(self, deadline: float | None = None) -> list[str]:
+        """Replace the endpoint list with the cluster's members' client URLs (linearizable
+        MemberList; learners skipped), as Go's ``Client.Sync``. Channels to endpoints that left
+        are closed. Returns the new list."""
+        response = self.unary(
+            methods.CLUSTER_MEMBER_LIST,
+            rpc_pb2.MemberListRequest(linearizable=True),
+            deadline=deadline,
+        )
+        urls = endpoints_from_members(response.members, tls=self._tls is not None)
+        if not urls:
+            return list(self.table.endpoints)
+        canonical = [parse_address(u, default_tls=self._tls is not None) for u in urls]
+        for address in canonical:
+            self._addresses.setdefault(str(address), address)
+        removed = self.table.set_endpoints([str(a) for a in canonical])
+        for endpoint in removed:
+            channel = self._channels.pop(endpoint, None)
+            if channel is not None:
+                channel.close()
+        return list(self.table.endpoints)
 
     def connection_failed(self, endpoint: str, error: BaseException) -> None:
         """A call saw its connection fail: let the table back that endpoint off."""
