@@ -76,6 +76,10 @@ class CallPhase(enum.Enum):
     HTTP_ERROR = "reading a non-gRPC error response"
     DONE = "done"
 
+    # Members are singletons compared by identity: hashing them by identity (in C) rather
+    # than by name (Enum.__hash__, in Python) keeps the per-event table lookups cheap.
+    __hash__ = object.__hash__
+
 
 class _Input(enum.Enum):
     INFORMATIONAL = "1xx informational headers"
@@ -88,11 +92,24 @@ class _Input(enum.Enum):
     STREAM_END = "END_STREAM"
     RESET = "RST_STREAM"
 
+    __hash__ = object.__hash__  # as CallPhase
+
+
+_INFORMATIONAL = _Input.INFORMATIONAL
+_HEADERS_GRPC = _Input.HEADERS_GRPC
+_HEADERS_OTHER = _Input.HEADERS_OTHER
+_HEADERS_END = _Input.HEADERS_END
+_DATA = _Input.DATA
+_DATA_END = _Input.DATA_END
+_TRAILERS = _Input.TRAILERS
+_STREAM_END = _Input.STREAM_END
+_RESET = _Input.RESET
 
 # Inputs after which the peer will send nothing more on the stream.
-_ENDS_STREAM = frozenset(
-    {_Input.HEADERS_END, _Input.DATA_END, _Input.TRAILERS, _Input.STREAM_END, _Input.RESET}
-)
+_ENDS_STREAM = frozenset({_HEADERS_END, _DATA_END, _TRAILERS, _STREAM_END, _RESET})
+
+#: The response headers of nearly every gRPC call: a plain gRPC response with no metadata.
+_PLAIN_GRPC_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")]
 
 
 def _header(headers: Headers, name: bytes) -> bytes | None:
@@ -117,22 +134,24 @@ def _content_type(headers: Headers) -> str | None:
 def _classify(event: Event) -> _Input | None:
     """The table input for an event; None for events that do not concern a call."""
     if isinstance(event, DataReceived):
-        return _Input.DATA_END if event.end_stream else _Input.DATA
+        return _DATA_END if event.end_stream else _DATA
     if isinstance(event, ResponseReceived):
         if event.end_stream:
-            return _Input.HEADERS_END
+            return _HEADERS_END
         headers = event.headers
-        if _http_status(headers) == 200 and is_grpc_content_type(_content_type(headers)):
-            return _Input.HEADERS_GRPC
-        return _Input.HEADERS_OTHER
+        if headers == _PLAIN_GRPC_HEADERS or (
+            _http_status(headers) == 200 and is_grpc_content_type(_content_type(headers))
+        ):
+            return _HEADERS_GRPC
+        return _HEADERS_OTHER
     if isinstance(event, TrailersReceived):
-        return _Input.TRAILERS
+        return _TRAILERS
     if isinstance(event, StreamEnded):
-        return _Input.STREAM_END
+        return _STREAM_END
     if isinstance(event, StreamReset):
-        return _Input.RESET
+        return _RESET
     if isinstance(event, InformationalResponseReceived):
-        return _Input.INFORMATIONAL
+        return _INFORMATIONAL
     return None
 
 
@@ -230,7 +249,8 @@ class CallState:
         """The request HEADERS, to be built when they are serialised: ``grpc-timeout`` is the
         time left at ``now``. Marks the stream as open at the peer. Raises the status's
         exception if the call already ended (cancelled, or the deadline passed)."""
-        if self._status is None and self.deadline_passed(now):
+        deadline = self.deadline
+        if self._status is None and deadline is not None and now >= deadline:
             self.expire(now)
         if self._status is not None:
             raise self._status.to_exception()
@@ -238,7 +258,7 @@ class CallState:
             self.method.path,
             authority=authority,
             scheme=scheme,
-            timeout=self.remaining(now),
+            timeout=None if deadline is None else deadline - now,
             metadata=metadata,
             user_agent=user_agent,
         )
@@ -310,20 +330,21 @@ class CallState:
         self._started = True
         if kind in _ENDS_STREAM:
             self._remote_closed = True
-            if kind is _Input.RESET:
+            if kind is _RESET:
                 self._reset_received = True
                 self._pending_reset = None
-        if self._status is None and self.deadline_passed(now):
+        deadline = self.deadline
+        if self._status is None and deadline is not None and now >= deadline:
             self.expire(now)
             return []
-        entry = _TRANSITIONS.get((self._phase, kind))
+        entry = _ROWS[self._phase].get(kind)
         if entry is None:
             self._protocol_violation(kind)
             return []
         handler, next_phase = entry
         messages = handler(self, event, now)
         if self._status is None:
-            if next_phase is CallPhase.DONE:
+            if next_phase is _D:
                 raise AssertionError(f"{handler.__name__} must settle the status")
             self._phase = next_phase
         return messages
@@ -353,8 +374,13 @@ class CallState:
         return []  # late frames of a finished call; a reset was already handled above
 
     def _on_response_headers(self, event: ResponseReceived, now: float) -> list[bytes]:
-        self.initial_metadata = response_metadata(event.headers)
-        encoding = _header(event.headers, b"grpc-encoding")
+        headers = event.headers
+        if headers == _PLAIN_GRPC_HEADERS:  # no metadata, no grpc-encoding
+            self.initial_metadata = []
+            self._reader.encoding = None
+            return []
+        self.initial_metadata = response_metadata(headers)
+        encoding = _header(headers, b"grpc-encoding")
         self._reader.encoding = None if encoding is None else encoding.decode("latin-1")
         return []
 
@@ -370,8 +396,9 @@ class CallState:
             self._settle(Status(exc.code, exc.message))
             return []
         previous = self.messages_received
-        self.messages_received += len(messages)
-        if not self.method.cardinality.server_streaming:
+        received = previous + len(messages)
+        self.messages_received = received
+        if received > 1 and not self.method.cardinality.server_streaming:
             # Extra messages of a unary response are counted (the status will say so), not
             # delivered.
             messages = messages[: max(0, 1 - previous)]
@@ -494,4 +521,10 @@ _TRANSITIONS: dict[tuple[CallPhase, _Input], tuple[_Handler, CallPhase]] = {
     # A finished call ignores whatever still arrives (RST_STREAM after trailers keeps the
     # received status, RFC 9113 §8.1).
     **{(_D, kind): (CallState._after_done, _D) for kind in _Input},
+}
+
+#: The same table by phase, then input: two dict lookups and no key tuple per event.
+_ROWS: dict[CallPhase, dict[_Input, tuple[_Handler, CallPhase]]] = {
+    phase: {kind: entry for (at, kind), entry in _TRANSITIONS.items() if at is phase}
+    for phase in CallPhase
 }

@@ -12,6 +12,8 @@ bytes across ``feed`` calls and hands back whole messages only.
 
 from __future__ import annotations
 
+import struct
+
 from etcdwire.errors import Internal, ResourceExhausted, RpcError, UsageError
 
 __all__ = ["HEADER_LENGTH", "MAX_WIRE_LENGTH", "MessageReader", "encode_message"]
@@ -23,13 +25,16 @@ MAX_WIRE_LENGTH = 0xFFFF_FFFF  # Message-Length is a 4-octet unsigned integer
 # are at least half of it), so a long stream of small messages never copies quadratically.
 _COMPACT_THRESHOLD = 64 * 1024
 
+_PREFIX = struct.Struct(">BL")  # Compressed-Flag, Message-Length
+_unpack_length = struct.Struct(">L").unpack_from
+
 
 def encode_message(payload: bytes, *, compressed: bool = False) -> bytes:
     """Prefix ``payload`` with the compressed flag and its 4-octet big-endian length."""
     length = len(payload)
     if length > MAX_WIRE_LENGTH:
         raise UsageError(f"message of {length} bytes does not fit a gRPC length prefix")
-    return (b"\x01" if compressed else b"\x00") + length.to_bytes(4, "big") + payload
+    return _PREFIX.pack(1 if compressed else 0, length) + payload
 
 
 class MessageReader:
@@ -89,6 +94,17 @@ class MessageReader:
         if self._error is not None:
             raise self._error
         buffer = self._buffer
+        if self._length < 0 and not buffer and type(data) is bytes:
+            # The common case: at a message boundary, one DATA frame carrying exactly one
+            # whole uncompressed message. Anything else (or any error) takes the loop below.
+            body = len(data) - HEADER_LENGTH
+            if (
+                body >= 0
+                and data[0] == 0
+                and _unpack_length(data, 1)[0] == body
+                and body <= self.max_message_length
+            ):
+                return [data[HEADER_LENGTH:]]
         buffer += data
         end = len(buffer)
         offset = self._offset

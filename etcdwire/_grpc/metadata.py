@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from importlib import metadata as _distribution
 
-from etcdwire.errors import UsageError
+from etcdwire._h2.headers import RequestHeaderTemplate
+from etcdwire.errors import LocalProtocolError, UsageError
 
 __all__ = [
     "SENSITIVE_HEADERS",
@@ -188,23 +189,41 @@ def build_request_headers(
     user-agent, then custom metadata. No ``grpc-accept-encoding``: only identity is accepted,
     which is implied. Raises :class:`UsageError` for bad input, before anything is sent."""
     key = (path, authority, scheme, tuple(metadata), user_agent, content_type)
-    cached = _HEADER_CACHE.get(key)
-    if cached is None:
-        cached = _build_header_parts(path, authority, scheme, metadata, user_agent, content_type)
+    template = _HEADER_CACHE.get(key)
+    if template is None:
+        template = _template(path, authority, scheme, metadata, user_agent, content_type)
         if len(_HEADER_CACHE) >= _HEADER_CACHE_LIMIT:
             _HEADER_CACHE.clear()
-        _HEADER_CACHE[key] = cached
-    before, after = cached
-    if timeout is None:
-        return [*before, *after]
-    return [*before, (b"grpc-timeout", encode_timeout(timeout).encode("ascii")), *after]
+        _HEADER_CACHE[key] = template
+    value = None if timeout is None else encode_timeout(timeout).encode("ascii")
+    if isinstance(template, tuple):
+        before, after = template
+        return [*before, *after] if value is None else [*before, (b"grpc-timeout", value), *after]
+    return template.fill(value)
 
 
-#: Validated header lists per call shape: everything but grpc-timeout is the same for every
-#: call of a method with the same metadata, so it is built and checked once.
+#: Header lists per call shape: everything but grpc-timeout is the same for every call of a
+#: method with the same metadata, so it is built, checked and HPACK-encoded once (a template,
+#: whose lists the HTTP/2 layer sends as they are). A shape HTTP/2 would refuse stays plain
+#: lists, so that sending it fails as any other bad header block does.
 _HeaderParts = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
-_HEADER_CACHE: dict[tuple[object, ...], _HeaderParts] = {}
+_HEADER_CACHE: dict[tuple[object, ...], RequestHeaderTemplate | _HeaderParts] = {}
 _HEADER_CACHE_LIMIT = 512
+
+
+def _template(
+    path: str,
+    authority: str,
+    scheme: str,
+    metadata: Metadata,
+    user_agent: str,
+    content_type: str,
+) -> RequestHeaderTemplate | _HeaderParts:
+    before, after = _build_header_parts(path, authority, scheme, metadata, user_agent, content_type)
+    try:
+        return RequestHeaderTemplate(before, b"grpc-timeout", after)
+    except LocalProtocolError:
+        return before, after
 
 
 def _build_header_parts(

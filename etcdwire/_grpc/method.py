@@ -30,13 +30,10 @@ class Cardinality(enum.Enum):
     STREAM_UNARY = (True, False)
     STREAM_STREAM = (True, True)
 
-    @property
-    def client_streaming(self) -> bool:
-        return self.value[0]
-
-    @property
-    def server_streaming(self) -> bool:
-        return self.value[1]
+    def __init__(self, client_streaming: bool, server_streaming: bool) -> None:
+        # Plain attributes, not properties over ``value``: a call reads them per message.
+        self.client_streaming = client_streaming
+        self.server_streaming = server_streaming
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +72,9 @@ class Method(Generic[ReqT, RespT]):
 
     def deserialize_response(self, data: bytes) -> RespT:
         """Parse one response message; a parse failure is INTERNAL (statuscodes.md)."""
-        message = self.response_type()
         try:
-            message.ParseFromString(data)
+            return self.response_type.FromString(data)
         except DecodeError as exc:
             raise Internal(
                 f"failed to parse response of {self.path} as {self.response_type.__name__}: {exc}"
             ) from exc
-        return message

@@ -242,6 +242,8 @@ def status_from_trailers(headers: Headers, *, http_status: int | None = None) ->
     trailers, from ``http_status`` of the response headers.
     """
     headers = list(headers)
+    if headers in _PLAIN_OK:  # what servers send after nearly every successful call
+        return Status(StatusCode.OK, "", None, [])
     grpc_status: bytes | None = None
     grpc_message = b""
     details: bytes | None = None
@@ -277,15 +279,19 @@ def status_from_trailers(headers: Headers, *, http_status: int | None = None) ->
     return Status(code, message, details, trailers)
 
 
+#: OK trailers with no message and no metadata, as grpc-go (etcd) and others send them.
+_PLAIN_OK = (
+    [(b"grpc-status", b"0"), (b"grpc-message", b"")],
+    [(b"grpc-status", b"0")],
+)
+_CODES: dict[int, StatusCode] = {code.value: code for code in StatusCode}
+
+
 def _parse_grpc_status(value: bytes) -> StatusCode | None:
     # 1*DIGIT; codes outside 0-16 are kept as UNKNOWN (statuscodes.md: unknown to the client).
     if not value or not value.isdigit() or len(value) > 10:
         return None
-    number = int(value)
-    try:
-        return StatusCode(number)
-    except ValueError:
-        return StatusCode.UNKNOWN
+    return _CODES.get(int(value), StatusCode.UNKNOWN)
 
 
 def _parse_http_status(value: bytes) -> int | None:

@@ -107,7 +107,12 @@ from etcdwire._h2.frames import (
     encode_window_update,
     iter_frames,
 )
-from etcdwire._h2.headers import HeaderDecoder, HeaderEncoder, check_request_headers
+from etcdwire._h2.headers import (
+    CheckedHeaders,
+    HeaderDecoder,
+    HeaderEncoder,
+    check_request_headers,
+)
 from etcdwire._h2.settings import DEFAULT_INITIAL_WINDOW_SIZE, Settings, check_remote_setting
 from etcdwire._h2.settings import client_settings as _client_settings
 from etcdwire._h2.stream import _NEXT, Stream, StreamInput, StreamState
@@ -125,10 +130,19 @@ _MAX_QUEUED_ACKS: Final = 1_000  # §10.5: unflushed PING/SETTINGS ACKs before E
 _ENCODER_TABLE_CAP: Final = 4_096  # we never let our encoder use a larger table
 _CLOSED_STATE = StreamState.CLOSED
 
+_OPEN_STATE = StreamState.OPEN
+_IDLE_STATE = StreamState.IDLE
+
+_SEND_HEADERS = StreamInput.SEND_HEADERS
+_SEND_DATA = StreamInput.SEND_DATA
+_SEND_END_STREAM = StreamInput.SEND_END_STREAM
+_SEND_WINDOW_UPDATE = StreamInput.SEND_WINDOW_UPDATE
 _RECV_HEADERS = StreamInput.RECV_HEADERS
 _RECV_DATA = StreamInput.RECV_DATA
 _RECV_END_STREAM = StreamInput.RECV_END_STREAM
 _RECV_WINDOW_UPDATE = StreamInput.RECV_WINDOW_UPDATE
+_HEADERS_FRAME = FrameType.HEADERS
+_PING_ACK_HEADER = encode_ping(bytes(8), ack=True)[:9]  # what precedes the 8 echoed octets
 _AWAITING = Stream.AWAITING_RESPONSE
 _BODY = Stream.BODY
 _TRAILERS = Stream.TRAILERS
@@ -170,6 +184,7 @@ class H2Connection:
         )
         self._remote = Settings()
         self._cap = max_concurrent_streams_cap
+        self._limit = max_concurrent_streams_cap  # _stream_limit(), kept current by SETTINGS
         self._max_stream_id = max_stream_id
         self._max_header_list_size = max_header_list_size
         # A field block may be at most this long on the wire (CONTINUATION flood, CVE-2023-45288).
@@ -245,7 +260,7 @@ class H2Connection:
             and not self._closed
             and self._goaway is None
             and self._next_stream_id <= self._max_stream_id
-            and len(self._streams) < self._stream_limit()
+            and len(self._streams) < self._limit
         )
 
     @property
@@ -425,13 +440,14 @@ class H2Connection:
         stream = self._streams.get(stream_id)
         if stream is None:
             self._check_new_stream(stream_id)
-            check_request_headers(headers)
+            if type(headers) is not CheckedHeaders:
+                check_request_headers(headers)
             stream = Stream(
                 stream_id, self._remote.initial_window_size, self._local.initial_window_size
             )
-            new_state = StreamState.OPEN  # TRANSITIONS[(IDLE, SEND_HEADERS)]
+            new_state = _OPEN_STATE  # TRANSITIONS[(IDLE, SEND_HEADERS)]
         else:
-            nxt = _NEXT[stream.state][StreamInput.SEND_HEADERS]
+            nxt = _NEXT[stream.state][_SEND_HEADERS]
             if nxt is None:
                 raise LocalProtocolError(
                     f"cannot send HEADERS on stream {stream_id} in state {stream.state.name}"
@@ -441,13 +457,17 @@ class H2Connection:
             check_request_headers(headers, trailers=True)
             new_state = nxt
         block = self._henc.encode(headers)
-        frames = encode_headers(
-            stream_id, block, end_stream=end_stream, max_frame_size=self._remote.max_frame_size
-        )
+        if len(block) <= self._remote.max_frame_size:  # one HEADERS frame, the usual case
+            flags = END_HEADERS | END_STREAM if end_stream else END_HEADERS
+            frames = _HEADER.pack(len(block) << 8 | _HEADERS_FRAME, flags, stream_id) + block
+        else:
+            frames = encode_headers(
+                stream_id, block, end_stream=end_stream, max_frame_size=self._remote.max_frame_size
+            )
         self._out.append(frames)
         if self._trace is not None:
             self._trace_sent(frames, headers=headers)
-        if stream.state is StreamState.IDLE:
+        if stream.state is _IDLE_STATE:
             self._streams[stream_id] = stream
             self._next_stream_id = stream_id + 2
         stream.state = new_state
@@ -471,7 +491,7 @@ class H2Connection:
             )
 
     def _send_end_stream(self, stream: Stream) -> None:
-        nxt = _NEXT[stream.state][StreamInput.SEND_END_STREAM]
+        nxt = _NEXT[stream.state][_SEND_END_STREAM]
         assert nxt is not None  # callers checked SEND_HEADERS/SEND_DATA from the same state
         stream.state = nxt
         if nxt is _CLOSED_STATE:
@@ -487,7 +507,7 @@ class H2Connection:
         stream = self._streams.get(stream_id)
         if stream is None:
             raise LocalProtocolError(f"stream {stream_id} is not open")
-        if _NEXT[stream.state][StreamInput.SEND_DATA] is None:
+        if _NEXT[stream.state][_SEND_DATA] is None:
             raise LocalProtocolError(
                 f"cannot send DATA on stream {stream_id} in state {stream.state.name}"
             )
@@ -575,7 +595,7 @@ class H2Connection:
             self._send_stream_window_update(stream, increment, before)
 
     def _send_stream_window_update(self, stream: Stream, increment: int, before: int) -> None:
-        if _NEXT[stream.state][StreamInput.SEND_WINDOW_UPDATE] is None:
+        if _NEXT[stream.state][_SEND_WINDOW_UPDATE] is None:
             return  # the peer has ended the stream; credit no longer matters
         frame = encode_window_update(stream.stream_id, increment)
         self._out.append(frame)
@@ -771,7 +791,7 @@ class H2Connection:
     def _on_headers(self, flags: int, stream_id: int, buf: bytes, start: int, end: int) -> None:
         if not stream_id:
             raise _error(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0")
-        if self._idle(stream_id):
+        if stream_id not in self._streams and self._idle(stream_id):  # an open one is not idle
             raise _error(ErrorCode.PROTOCOL_ERROR, f"HEADERS on idle stream {stream_id}")
         if flags & (PADDED | PRIORITY_FLAG):
             start, end, _ = decode_padding(flags, buf, start, end)
@@ -913,6 +933,7 @@ class H2Connection:
                 window_moved = True
             elif code == SettingCode.HEADER_TABLE_SIZE:
                 self._henc.table_size = min(value, _ENCODER_TABLE_CAP)
+        self._limit = self._stream_limit()
         self._queue(encode_settings_ack())
         self._count_ack()
         self._preface_received = True
@@ -952,7 +973,7 @@ class H2Connection:
             self._events.append(PingAckReceived(data))
             return
         # Answered ahead of queued HEADERS/DATA (§6.7 "SHOULD be given higher priority").
-        self._queue_control(encode_ping(data, ack=True))
+        self._queue_control(_PING_ACK_HEADER + data)
         self._count_ack()
         self._events.append(PingReceived(data))
 

@@ -8,6 +8,10 @@ indexing, a table size update) can change the table, so decoding any other block
 cache. grpc-go encodes every response after the first as exactly such blocks (``:status 200``
 and ``content-type`` from the tables, then ``grpc-status: 0`` likewise), so most blocks on a busy
 connection skip HPACK decoding and header validation altogether.
+
+Request blocks of one shape (the same fields but one, e.g. gRPC's ``grpc-timeout``) are checked
+and HPACK-encoded once by a :class:`RequestHeaderTemplate`: each call then checks and encodes
+only the field that changes.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from etcdwire._h2.frames import ErrorCode
 from etcdwire.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
+    "CheckedHeaders",
     "DecodedBlock",
     "HeaderDecoder",
     "HeaderEncoder",
+    "RequestHeaderTemplate",
     "check_request_headers",
     "header_list_size",
     "inspect_response_headers",
@@ -208,11 +214,70 @@ def _encode_field(name: bytes, value: bytes) -> bytes:
     index = _STATIC_FIELDS.get((name, value))
     if index is not None:
         return _encode_integer(index, 7, 0x80)
+    return _encode_name(name) + _encode_string(value)
+
+
+def _encode_name(name: bytes) -> bytes:
+    """The start of a literal field (§6.2.2, §6.2.3): its pattern and name; the value follows."""
     pattern = 0x10 if name in _NOT_INDEXED else 0x00
     name_index = _STATIC_NAMES.get(name)
     if name_index is not None:
-        return _encode_integer(name_index, 4, pattern) + _encode_string(value)
-    return bytes((pattern,)) + _encode_string(name) + _encode_string(value)
+        return _encode_integer(name_index, 4, pattern)
+    return bytes((pattern,)) + _encode_string(name)
+
+
+class CheckedHeaders(list[Header]):
+    """Request header fields that already passed :func:`check_request_headers`, with their
+    HPACK encoding: ``H2Connection.send_headers`` neither checks nor encodes them again. Only
+    :meth:`RequestHeaderTemplate.fill` makes them; never change one."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, fields: Iterable[Header], block: bytes) -> None:
+        super().__init__(fields)
+        #: The fields as :class:`HeaderEncoder` encodes them (it never uses the dynamic table,
+        #: so a field's encoding does not depend on the connection).
+        self.block = block
+
+
+class RequestHeaderTemplate:
+    """A request header block checked and encoded once, with one optional regular field
+    (``name``) whose value changes per call and goes between ``before`` and ``after``.
+
+    Raises :class:`LocalProtocolError` as :func:`check_request_headers` would, for the block
+    with the field or without it. :meth:`fill` checks only the new value."""
+
+    __slots__ = ("_after", "_after_block", "_before", "_before_block", "_literal", "_name")
+
+    def __init__(self, before: Iterable[Header], name: bytes, after: Iterable[Header]) -> None:
+        self._before = list(before)
+        self._after = list(after)
+        self._name = name
+        check_request_headers([*self._before, *self._after])
+        check_request_headers([*self._before, (name, b"0"), *self._after])
+        self._before_block = b"".join(_encode_field(n, v) for n, v in self._before)
+        self._after_block = b"".join(_encode_field(n, v) for n, v in self._after)
+        self._literal = _encode_name(name)  # the field's encoding up to its value
+
+    def fill(self, value: bytes | None) -> CheckedHeaders:
+        """The block with ``name: value``, or without that field when ``value`` is None."""
+        name = self._name
+        if value is None:
+            fields = [*self._before, *self._after]
+            return CheckedHeaders(fields, self._before_block + self._after_block)
+        if not isinstance(value, bytes):
+            raise LocalProtocolError(f"header fields must be bytes: {(name, value)!r}")
+        problem = _field_problem(name, value)
+        if problem is not None:
+            raise LocalProtocolError(problem)
+        if (name, value) in _STATIC_FIELDS:
+            middle = _encode_field(name, value)
+        else:
+            middle = self._literal + _encode_string(value)
+        return CheckedHeaders(
+            [*self._before, (name, value), *self._after],
+            b"".join((self._before_block, middle, self._after_block)),
+        )
 
 
 class HeaderEncoder:
@@ -243,6 +308,11 @@ class HeaderEncoder:
         self._size_update_due = True
 
     def encode(self, headers: Iterable[Header]) -> bytes:
+        if type(headers) is CheckedHeaders:  # encoded by its template, field by field as below
+            if self._size_update_due:
+                self._size_update_due = False
+                return _SIZE_UPDATE_TO_ZERO + headers.block
+            return headers.block
         cache = self._cache
         parts: list[bytes] = []
         if self._size_update_due:
