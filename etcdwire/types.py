@@ -388,7 +388,7 @@ class HashKVResponse:
 
 @dataclass(frozen=True, slots=True)
 class MoveLeaderResponse:
-    """Result of a leadership transfer."""
+    """Result of a leadership transfer (etcd 3.5 leaves the header empty)."""
 
     header: ResponseHeader
 

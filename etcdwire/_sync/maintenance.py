@@ -55,7 +55,13 @@ from ..types import (
 from .channel import Channel
 from .manager import ConnectionManager
 
-__all__ = ["Maintenance", "ProgressCallback"]
+__all__ = [
+    "Maintenance",
+    "ProgressCallback",
+    "endpoint_channel",
+    "leader_endpoint",
+    "unary_at",
+]
 
 logger = logging.getLogger("etcdwire.maintenance")
 
@@ -65,7 +71,66 @@ RespT = TypeVar("RespT", bound=Message)
 #: ``progress(received_bytes, total_bytes)``; the total is known from the first chunk on.
 ProgressCallback = Callable[[int, int | None], Any]
 
-_MOVE_LEADER_ATTEMPTS = 3
+#: Tries of a request that must reach the leader, when leadership moves meanwhile.
+_LEADER_ATTEMPTS = 3
+
+
+def endpoint_channel(manager: ConnectionManager, endpoint: str) -> Channel:
+    """The channel to ``endpoint``: the client's own when it is one of its endpoints, else
+    one opened for it (kept, and closed with the client)."""
+    tls = any(e.startswith(("https://", "unixs://")) for e in manager.endpoints)
+    return manager._channel(str(parse_address(endpoint, default_tls=tls)))
+
+
+def unary_at(
+    manager: ConnectionManager,
+    method: Method[ReqT, RespT],
+    request: ReqT,
+    endpoint: str | None,
+    deadline: float | None,
+) -> RespT:
+    """One unary call to the member at ``endpoint`` (no failover: that member is meant), with
+    the client's token, fetched again once if it expired; ``None``: the client's choice, with
+    the usual retry rules."""
+    if endpoint is None:
+        return manager.unary(method, request, deadline=deadline)
+    channel = endpoint_channel(manager, endpoint)
+    tokens = manager.tokens
+    for attempt in range(2):
+        metadata = manager.metadata(deadline)
+        try:
+            return channel.unary_unary(method, request, deadline=deadline, metadata=metadata)
+        except EtcdError as exc:
+            used = str(metadata[0][1]) if metadata else None
+            if attempt or not token_refresh_wanted(exc, credentials=tokens.has_credentials):
+                raise
+            tokens.on_error(exc, token=used)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def leader_endpoint(manager: ConnectionManager, deadline: float | None) -> str:
+    """A client URL of the raft leader, found with Status and MemberList (one of the client's
+    own endpoints when the leader has one)."""
+    answer = manager.unary(
+        methods.MAINTENANCE_STATUS, rpc_pb2.StatusRequest(), deadline=deadline
+    )
+    if answer.leader == 0:
+        raise NoLeader("etcdserver: no leader")
+    listed = manager.unary(
+        methods.CLUSTER_MEMBER_LIST, rpc_pb2.MemberListRequest(linearizable=True), deadline=deadline
+    )
+    leader = next((m for m in member_list(listed).members if m.id == answer.leader), None)
+    if leader is None or not leader.client_urls:
+        raise NoLeader(f"the leader {answer.leader:x} has no client URL")
+    known = [url for url in leader.client_urls if _is_client_endpoint(manager, url)]
+    return (known or list(leader.client_urls))[0]
+
+
+def _is_client_endpoint(manager: ConnectionManager, url: str) -> bool:
+    try:
+        return str(parse_address(url)) in manager.endpoints
+    except UsageError:
+        return False
 
 
 class Maintenance:
@@ -82,37 +147,6 @@ class Maintenance:
         if timeout <= 0:
             raise UsageError(f"timeout must be positive, got {timeout!r}")
         return monotonic() + timeout
-
-    # --- one member ---------------------------------------------------------------------------
-
-    def _endpoint_channel(self, endpoint: str) -> Channel:
-        """The channel to ``endpoint``: the client's own when it is one of its endpoints."""
-        tls = any(e.startswith(("https://", "unixs://")) for e in self._manager.endpoints)
-        return self._manager._channel(str(parse_address(endpoint, default_tls=tls)))
-
-    def _unary(
-        self,
-        method: Method[ReqT, RespT],
-        request: ReqT,
-        endpoint: str | None,
-        deadline: float | None,
-    ) -> RespT:
-        if endpoint is None:
-            return self._manager.unary(method, request, deadline=deadline)
-        channel = self._endpoint_channel(endpoint)
-        tokens = self._manager.tokens
-        for attempt in range(2):
-            metadata = self._manager.metadata(deadline)
-            try:
-                return channel.unary_unary(
-                    method, request, deadline=deadline, metadata=metadata
-                )
-            except EtcdError as exc:
-                used = str(metadata[0][1]) if metadata else None
-                if attempt or not token_refresh_wanted(exc, credentials=tokens.has_credentials):
-                    raise
-                tokens.on_error(exc, token=used)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- alarms -------------------------------------------------------------------------------
 
@@ -167,8 +201,8 @@ class Maintenance:
         return self._status(endpoint, self._deadline(timeout))
 
     def _status(self, endpoint: str | None, deadline: float | None) -> MemberStatus:
-        response = self._unary(
-            methods.MAINTENANCE_STATUS, rpc_pb2.StatusRequest(), endpoint, deadline
+        response = unary_at(
+            self._manager, methods.MAINTENANCE_STATUS, rpc_pb2.StatusRequest(), endpoint, deadline
         )
         return status(response, endpoint)
 
@@ -177,7 +211,8 @@ class Maintenance:
     ) -> DefragmentResponse:
         """Defragment the backend of the member at ``endpoint``, giving free pages back to the
         file system. The member answers nothing else meanwhile: do one member at a time."""
-        response = self._unary(
+        response = unary_at(
+            self._manager,
             methods.MAINTENANCE_DEFRAGMENT,
             rpc_pb2.DefragmentRequest(),
             endpoint,
@@ -189,8 +224,12 @@ class Maintenance:
         self, endpoint: str | None = None, *, timeout: float | None = None
     ) -> HashResponse:
         """CRC-32 of the member's whole backend (differs between members; for testing)."""
-        response = self._unary(
-            methods.MAINTENANCE_HASH, rpc_pb2.HashRequest(), endpoint, self._deadline(timeout)
+        response = unary_at(
+            self._manager,
+            methods.MAINTENANCE_HASH,
+            rpc_pb2.HashRequest(),
+            endpoint,
+            self._deadline(timeout),
         )
         return hash_response(response)
 
@@ -205,7 +244,8 @@ class Maintenance:
         on every member that is consistent."""
         if revision < 0:
             raise UsageError(f"revision must not be negative, got {revision!r}")
-        response = self._unary(
+        response = unary_at(
+            self._manager,
             methods.MAINTENANCE_HASH_KV,
             rpc_pb2.HashKVRequest(revision=revision),
             endpoint,
@@ -224,37 +264,19 @@ class Maintenance:
             raise UsageError(f"a member id is a positive integer, got {target_member_id!r}")
         deadline = self._deadline(timeout)
         request = rpc_pb2.MoveLeaderRequest(targetID=target_member_id)
-        for attempt in range(_MOVE_LEADER_ATTEMPTS):
-            leader_id = (self._status(None, deadline)).leader
-            if leader_id == 0:
-                raise NoLeader("etcdserver: no leader")
-            listed = self._manager.unary(
-                methods.CLUSTER_MEMBER_LIST,
-                rpc_pb2.MemberListRequest(linearizable=True),
-                deadline=deadline,
-            )
-            leader = next((m for m in member_list(listed).members if m.id == leader_id), None)
-            if leader is None or not leader.client_urls:
-                raise NoLeader(f"the leader {leader_id:x} has no client URL to send MoveLeader to")
-            known = [u for u in leader.client_urls if self._is_client_endpoint(u)]
-            endpoint = (known or list(leader.client_urls))[0]
+        for attempt in range(_LEADER_ATTEMPTS):
+            endpoint = leader_endpoint(self._manager, deadline)
             try:
-                response = self._unary(
-                    methods.MAINTENANCE_MOVE_LEADER, request, endpoint, deadline
+                response = unary_at(
+                    self._manager, methods.MAINTENANCE_MOVE_LEADER, request, endpoint, deadline
                 )
             except NotLeader:
-                if attempt + 1 == _MOVE_LEADER_ATTEMPTS:
+                if attempt + 1 == _LEADER_ATTEMPTS:
                     raise
                 logger.debug("leadership moved during move_leader; asking the new leader")
                 continue
             return move_leader(response)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _is_client_endpoint(self, url: str) -> bool:
-        try:
-            return str(parse_address(url)) in self._manager.endpoints
-        except UsageError:
-            return False
 
     def downgrade(
         self,
@@ -331,7 +353,7 @@ class Maintenance:
         if endpoint is None:
             channel = self._manager.channel(deadline)
         else:
-            channel = self._endpoint_channel(endpoint)
+            channel = endpoint_channel(self._manager, endpoint)
         metadata = self._manager.metadata(deadline, for_stream=True)
         receiver = SnapshotReceiver()
         call = channel.new_call(methods.MAINTENANCE_SNAPSHOT, deadline=deadline, metadata=metadata)

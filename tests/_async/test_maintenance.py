@@ -246,8 +246,9 @@ async def test_snapshot_of_50_mib_in_constant_memory_restores_with_etcdutl(
     10 MiB; ``etcdutl snapshot restore`` accepts the file (it checks the trailing SHA-256)
     and a server started on the restored data serves the same keys."""
     member = etcd_factory()
-    values = {f"snap/{i:03d}": hashlib.sha256(str(i).encode()).digest() * (MiB // 32)
-              for i in range(50)}
+    values = {
+        f"snap/{i:03d}": hashlib.sha256(str(i).encode()).digest() * (MiB // 32) for i in range(50)
+    }
     async with AsyncClient(member.url, timeout=30) as client:
         for key, value in values.items():
             await client.put(key, value)
@@ -255,13 +256,18 @@ async def test_snapshot_of_50_mib_in_constant_memory_restores_with_etcdutl(
     runner = "asyncio.run(main())" if IS_ASYNC else "main()"
     done = subprocess.run(
         [sys.executable, "-c", SNAPSHOT_SCRIPT + runner, member.url, str(target)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     growth_mib = (report["after_kib"] - report["before_kib"]) / 1024
-    print(f"snapshot: {report['size'] / MiB:.1f} MiB, peak RSS growth {growth_mib:.2f} MiB, "
-          f"{report['progress_calls']} progress calls")
+    print(
+        f"snapshot: {report['size'] / MiB:.1f} MiB, peak RSS growth {growth_mib:.2f} MiB, "
+        f"{report['progress_calls']} progress calls"
+    )
     assert report["db_size"] >= 50 * MiB
     assert growth_mib < 10
     assert report["size"] == report["db_size"] + SHA256_SIZE == target.stat().st_size
@@ -276,11 +282,20 @@ async def test_snapshot_of_50_mib_in_constant_memory_restores_with_etcdutl(
     try:
         etcdutl = find_etcd_binary("etcdutl")
         restore = subprocess.run(
-            [etcdutl, "snapshot", "restore", str(target), f"--name={restored.name}",
-             f"--data-dir={restored.data_dir}",
-             f"--initial-cluster={restored.name}={restored.peer_url}",
-             f"--initial-advertise-peer-urls={restored.peer_url}"],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                etcdutl,
+                "snapshot",
+                "restore",
+                str(target),
+                f"--name={restored.name}",
+                f"--data-dir={restored.data_dir}",
+                f"--initial-cluster={restored.name}={restored.peer_url}",
+                f"--initial-advertise-peer-urls={restored.peer_url}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert restore.returncode == 0, restore.stderr
         restored.start()
