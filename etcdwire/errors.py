@@ -667,10 +667,12 @@ _ETCD_MESSAGES: dict[str, type[RpcError]] = {
 }
 _ETCD_PREFIXES: tuple[tuple[str, type[RpcError]], ...] = (("request timed out", ServerTimeout),)
 _ETCD_PREFIX = "etcdserver: "
-# Messages of etcd's concurrency package, relayed as-is by the v3election service.
+# Messages etcd relays as-is, with code UNKNOWN: its concurrency package's (through the
+# v3election service) and the auth store's refusal of a password for a no-password user.
 _UNPREFIXED_MESSAGES: dict[str, type[RpcError]] = {
     "election: no leader": ElectionNoLeader,
     "election: not leader": ElectionNotLeader,
+    "auth: authentication failed, password was given for no password user": AuthFailed,
 }
 
 
@@ -703,8 +705,9 @@ def error_from_status(
     else:
         cls = _UNPREFIXED_MESSAGES.get(message)
     if cls is not None and status is StatusCode.UNKNOWN:
-        # The v3lock and v3election services relay etcd's errors without their code (gRPC
-        # sends UNKNOWN): the message names the error; the instance keeps the code received.
+        # Some errors reach the wire without their code (gRPC sends UNKNOWN): v3lock and
+        # v3election pass on their internal client's errors, the auth store one of its own.
+        # The message names the error; the instance keeps the code received.
         pass
     elif cls is None or not issubclass(cls, _CODE_CLASSES.get(status, RpcError)):
         # An etcd message arriving with an unexpected code keeps the code's class: the code is
