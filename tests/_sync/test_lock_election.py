@@ -1,0 +1,319 @@
+# Generated from tests/_async/test_lock_election.py by scripts/unasync.py.
+# DO NOT EDIT: change the source and run `python scripts/unasync.py`.
+"""The v3lock and v3election services through the client against real etcd: locks held by a
+lease, elections with proclaim / leader / observe / resign, the errors by name, and interop
+with ``etcdctl lock`` and ``etcdctl elect`` in both directions (issue "Administration",
+points 1 and 3)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+
+from etcdwire import (
+    Client,
+    DeadlineExceeded,
+    ElectionNoLeader,
+    ElectionNotLeader,
+    LeaseNotFound,
+    UsageError,
+)
+from etcdwire._compat import sleep, spawn, monotonic
+from etcdwire.tools.embedded import find_etcd_binary
+from etcdwire.types import LeaderKey, LeaderResponse
+
+pytestmark = pytest.mark.etcd
+
+
+def name() -> str:
+    return f"le-{uuid.uuid4().hex[:8]}"
+
+
+class Ctl:
+    """etcdctl running in the background (``lock``, ``elect``), its output read line by line
+    with a deadline. Started without a preexec_fn, so no at-fork handler runs in the child."""
+
+    def __init__(self, member: Any, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+        env["ETCDCTL_API"] = "3"
+        self.proc = subprocess.Popen(
+            [find_etcd_binary("etcdctl"), f"--endpoints={member.url}", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._buffer = b""
+
+    def read_line(self, timeout: float) -> str | None:
+        """The next line printed, or None if nothing came within ``timeout`` seconds."""
+        assert self.proc.stdout is not None
+        end = monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = end - monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode()
+
+    def stop(self) -> None:
+        """SIGTERM: etcdctl closes its session (revoking its lease), then exits."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    end = monotonic() + timeout
+    while not predicate():
+        if monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        sleep(0.1)
+
+
+# --- lock ------------------------------------------------------------------------------------
+
+
+def test_lock_is_exclusive_until_unlocked_or_its_lease_ends(etcd: Any) -> None:
+    lock = name()
+    with Client(etcd.url) as client:
+        first = client.lease.grant(30)
+        second = client.lease.grant(30)
+        held = client.lock.lock(lock, lease=first.id)
+        assert held.key.startswith(f"{lock}/".encode())
+        stored = (client.get(held.key)).first
+        assert stored is not None and stored.lease == first.id
+
+        with pytest.raises(DeadlineExceeded):
+            client.lock.lock(lock, lease=second.id, timeout=0.5)
+
+        def waiter_gone() -> bool:  # the server withdrew the timed-out request
+            return (client.get(f"{lock}/", prefix=True, count_only=True)).count == 1
+
+        wait_until(waiter_gone, 5, "the abandoned waiter's key to go")
+
+        client.lock.unlock(held)
+        taken = client.lock.lock(lock, lease=second.id, timeout=5)
+        assert taken.key != held.key
+
+        got: list[bytes] = []
+
+        def wait_for_lock() -> None:
+            got.append((client.lock.lock(lock, lease=first.id, timeout=15)).key)
+
+        task = spawn(wait_for_lock)
+        sleep(0.5)
+        assert got == []  # still held by the second lease
+        client.lease.revoke(second.id)  # the holder's lease ends: the lock is free
+        task.join(15)
+        assert len(got) == 1 and got[0].startswith(f"{lock}/".encode())
+        client.lock.unlock(got[0])
+        assert (client.get(f"{lock}/", prefix=True, count_only=True)).count == 0
+        client.lease.revoke(first.id)
+
+
+def test_lock_with_a_kept_lease_and_bad_input(etcd: Any) -> None:
+    lock = name()
+    with Client(etcd.url) as client:
+        with client.lease(10) as kept:
+            held = client.lock.lock(lock, lease=kept)
+            assert (client.get(held.key)).first.lease == kept.id  # type: ignore[union-attr]
+            client.lock.unlock(held.key)
+        with pytest.raises(LeaseNotFound, match="requested lease not found"):
+            client.lock.lock(lock, lease=0x7E57_0000_DEAD)
+        with pytest.raises(UsageError):
+            client.lock.lock(lock, lease=0)
+        with pytest.raises(UsageError):
+            client.lock.lock("", lease=1)
+        with pytest.raises(UsageError):
+            client.lock.unlock(b"")
+
+
+def test_lock_held_by_etcdwire_blocks_etcdctl_lock_until_released(etcd: Any) -> None:
+    lock = name()
+    with Client(etcd.url) as client:
+        lease = client.lease.grant(30)
+        held = client.lock.lock(lock, lease=lease.id)
+        ctl = Ctl(etcd, "lock", lock)
+        try:
+            assert ctl.read_line(2.0) is None  # etcdctl waits: it has not printed its key
+            client.lock.unlock(held)
+            line = ctl.read_line(10.0)
+            assert line is not None and line.startswith(f"{lock}/") and line != held.key.decode()
+            owner = client.get(f"{lock}/", prefix=True)
+            assert [kv.key.decode() for kv in owner.kvs] == [line]
+        finally:
+            ctl.stop()
+        client.lease.revoke(lease.id)
+
+
+def test_lock_held_by_etcdctl_blocks_etcdwire_until_released(etcd: Any) -> None:
+    lock = name()
+    with Client(etcd.url) as client:
+        lease = client.lease.grant(30)
+        ctl = Ctl(etcd, "lock", lock)
+        try:
+            line = ctl.read_line(10.0)
+            assert line is not None and line.startswith(f"{lock}/")
+            with pytest.raises(DeadlineExceeded):
+                client.lock.lock(lock, lease=lease.id, timeout=1.0)
+        finally:
+            ctl.stop()  # etcdctl revokes its session's lease: the lock is free
+        held = client.lock.lock(lock, lease=lease.id, timeout=10)
+        owner = client.get(f"{lock}/", prefix=True)
+        assert [kv.key for kv in owner.kvs] == [held.key]
+        client.lock.unlock(held)
+        client.lease.revoke(lease.id)
+
+
+# --- election --------------------------------------------------------------------------------
+
+
+def test_campaign_proclaim_leader_and_resign(etcd: Any) -> None:
+    election = name()
+    with Client(etcd.url) as client:
+        first_lease = client.lease.grant(30)
+        second_lease = client.lease.grant(30)
+        with pytest.raises(ElectionNoLeader, match="election: no leader"):
+            client.election.leader(election)
+        first = client.election.campaign(election, "one", lease=first_lease.id)
+        assert first.name == election.encode() and first.lease == first_lease.id
+        assert first.key.startswith(f"{election}/".encode()) and first.rev > 0
+        current = client.election.leader(election)
+        assert current.key == first.key and current.value == b"one"
+
+        elected: list[LeaderKey] = []
+
+        def second_candidate() -> None:
+            elected.append(
+                client.election.campaign(election, "two", lease=second_lease.id, timeout=15)
+            )
+
+        task = spawn(second_candidate)
+        sleep(0.5)
+        assert elected == []  # waits behind the leader
+        client.election.proclaim(first, "uno")
+        assert (client.election.leader(election)).value == b"uno"
+        client.election.resign(first)
+        task.join(15)
+        assert len(elected) == 1 and elected[0].key != first.key
+        assert (client.election.leader(election)).value == b"two"
+        with pytest.raises(ElectionNotLeader, match="election: not leader"):
+            client.election.proclaim(first, "usurper")
+        client.election.resign(first)  # no longer leading: nothing happens
+        assert (client.election.leader(election)).value == b"two"
+        client.election.resign(elected[0])
+        with pytest.raises(ElectionNoLeader):
+            client.election.leader(election)
+        with pytest.raises(LeaseNotFound):
+            client.election.campaign(election, "x", lease=0x7E57_0000_DEAD)
+        with pytest.raises(UsageError):
+            client.election.proclaim("not a leader key", "x")  # type: ignore[arg-type]
+        client.lease.revoke(first_lease.id)
+        client.lease.revoke(second_lease.id)
+
+
+def test_observe_streams_leaders_and_values_until_cancelled(etcd: Any) -> None:
+    election = name()
+    with Client(etcd.url) as client:
+        lease = client.lease.grant(30)
+        other = client.lease.grant(30)
+        leader = client.election.campaign(election, "a", lease=lease.id)
+        seen: list[LeaderResponse] = []
+        observer = client.election.observe(election)
+
+        def consume() -> None:
+            with observer:
+                for response in observer:
+                    seen.append(response)
+
+        task = spawn(consume)
+
+        def seen_values(*values: bytes) -> bool:
+            return [r.value for r in seen] == list(values)
+
+        wait_until(lambda: seen_values(b"a"), 5, "the current leader")
+        client.election.proclaim(leader, "b")
+        wait_until(lambda: seen_values(b"a", b"b"), 5, "the proclaimed value")
+        client.election.resign(leader)
+        successor = client.election.campaign(election, "c", lease=other.id)
+        wait_until(lambda: seen_values(b"a", b"b", b"c"), 5, "the next leader")
+        assert seen[0].key == seen[1].key == leader.key and seen[2].key == successor.key
+        observer.cancel()
+        task.join(5)
+        assert task.done() and observer.cancelled
+        assert [r.value for r in observer] == []  # a cancelled observer yields nothing
+        client.lease.revoke(lease.id)
+        client.lease.revoke(other.id)
+
+
+def test_election_won_by_etcdctl_is_seen_by_leader_and_observe(etcd: Any) -> None:
+    election = name()
+    with Client(etcd.url) as client:
+        ctl = Ctl(etcd, "elect", election, "ctl-value")
+        try:
+            key_line, value_line = ctl.read_line(10.0), ctl.read_line(5.0)
+            assert key_line is not None and key_line.startswith(f"{election}/")
+            assert value_line == "ctl-value"
+            current = client.election.leader(election)
+            assert current.key.decode() == key_line and current.value == b"ctl-value"
+            with client.election.observe(election) as observer:
+                for response in observer:
+                    assert response.key.decode() == key_line
+                    assert response.value == b"ctl-value"
+                    break
+            lease = client.lease.grant(30)
+            won: list[LeaderKey] = []
+
+            def campaign() -> None:
+                won.append(client.election.campaign(election, "py", lease=lease.id))
+
+            task = spawn(campaign)
+            sleep(0.5)
+            assert won == []  # etcdctl leads
+        finally:
+            ctl.stop()  # etcdctl resigns on SIGTERM
+        task.join(10)
+        assert len(won) == 1
+        assert (client.election.leader(election)).value == b"py"
+        client.election.resign(won[0])
+        client.lease.revoke(lease.id)
+
+
+def test_election_won_by_etcdwire_is_seen_by_etcdctl_observe(etcd: Any) -> None:
+    election = name()
+    with Client(etcd.url) as client:
+        lease = client.lease.grant(30)
+        leader = client.election.campaign(election, "py-1", lease=lease.id)
+        ctl = Ctl(etcd, "elect", "-l", election)
+        try:
+            assert ctl.read_line(10.0) == leader.key.decode()
+            assert ctl.read_line(5.0) == "py-1"
+            client.election.proclaim(leader, "py-2")
+            assert ctl.read_line(5.0) == leader.key.decode()
+            assert ctl.read_line(5.0) == "py-2"
+            client.election.resign(leader)
+            other = client.election.campaign(election, "py-3", lease=lease.id)
+            assert ctl.read_line(5.0) == other.key.decode()
+            assert ctl.read_line(5.0) == "py-3"
+        finally:
+            ctl.stop()
+        client.lease.revoke(lease.id)
