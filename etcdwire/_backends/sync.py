@@ -15,15 +15,25 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, NoReturn
 
-from ..errors import ConnectFailed, ConnectionLost, DeadlineExceeded
+from ..errors import ConnectFailed, ConnectionLost, DeadlineExceeded, EtcdError
 from .base import Address, map_connect_errors, map_io_errors
 
 __all__ = ["SocketStream", "open_stream"]
 
 _WANT_READ = (BlockingIOError, ssl.SSLWantReadError, InterruptedError)
 _WANT_WRITE = (ssl.SSLWantWriteError,)
+#: What map_io_errors translates. Reads and writes catch these themselves and only then enter
+#: it: a generator context manager around every read and write costs about a microsecond.
+_FOREIGN = (OSError, ssl.SSLError, ValueError)
+
+
+def _translate(exc: BaseException, endpoint: str) -> NoReturn:
+    """Raise ``exc`` as map_io_errors (the one place that maps foreign errors) translates it."""
+    with map_io_errors(endpoint):
+        raise exc
+    raise exc  # pragma: no cover - map_io_errors translates every _FOREIGN error
 
 
 def _wait_fd(sock: socket.socket, *, write: bool, timeout: float | None) -> bool:
@@ -56,7 +66,7 @@ class SocketStream:
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         deadline = None if timeout is None else time.monotonic() + timeout
         sock, lock = self._sock, self._lock
-        with map_io_errors(self._endpoint):
+        try:
             # Wait first: a reader mostly comes here right after writing a request, when the
             # answer cannot be there yet, and recv() would only fail with EAGAIN. TLS may hold
             # decrypted bytes the kernel does not see, so it tries recv() first.
@@ -80,12 +90,16 @@ class SocketStream:
                     return b""
                 if not _wait_fd(sock, write=want_write, timeout=remaining):
                     raise DeadlineExceeded("read timed out", endpoint=self._endpoint)
+        except EtcdError:
+            raise
+        except _FOREIGN as exc:
+            _translate(exc, self._endpoint)
 
     def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         view = memoryview(data)
         sock, lock = self._sock, self._lock
-        with map_io_errors(self._endpoint):
+        try:
             while view:
                 want_read = False
                 try:
@@ -105,6 +119,10 @@ class SocketStream:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if not _wait_fd(sock, write=not want_read, timeout=remaining):
                     raise DeadlineExceeded("write timed out", endpoint=self._endpoint)
+        except EtcdError:
+            raise
+        except _FOREIGN as exc:
+            _translate(exc, self._endpoint)
 
     def close(self) -> None:
         if self._closed:

@@ -3,6 +3,9 @@
 One function per etcd response message. Unset message fields convert to their defaults
 (``ResponseHeader()`` for a missing header, None for a missing ``prev_kv``); repeated fields
 become tuples. A txn's nested responses are converted by their oneof case, recursively.
+
+These run once per response, so they pass fields by position and reuse the last header when
+the next one is equal (headers are frozen; most responses in a row share one).
 """
 
 from __future__ import annotations
@@ -49,8 +52,6 @@ __all__ = [
     "txn_response",
 ]
 
-_EMPTY_HEADER = ResponseHeader()
-
 
 class _HasHeader(Protocol):
     """Any etcd response message: each has a ``header`` field."""
@@ -58,32 +59,36 @@ class _HasHeader(Protocol):
     @property
     def header(self) -> rpc_pb2.ResponseHeader: ...
 
-    def HasField(self, field_name: str) -> bool: ...
+
+#: The last header converted, with its fields; the entry is replaced as a whole, so threads
+#: may share it.
+_last_header = [((0, 0, 0, 0), ResponseHeader())]
 
 
 def header(message: rpc_pb2.ResponseHeader) -> ResponseHeader:
-    return ResponseHeader(
-        cluster_id=message.cluster_id,
-        member_id=message.member_id,
-        revision=message.revision,
-        raft_term=message.raft_term,
-    )
+    fields = (message.cluster_id, message.member_id, message.revision, message.raft_term)
+    last_fields, last = _last_header[0]
+    if fields == last_fields:
+        return last
+    converted = ResponseHeader(*fields)
+    _last_header[0] = (fields, converted)
+    return converted
 
 
 def _header_of(message: _HasHeader) -> ResponseHeader:
-    if not message.HasField("header"):
-        return _EMPTY_HEADER
+    # An unset header reads as all zeros, the defaults of ResponseHeader().
     return header(message.header)
 
 
 def key_value(message: kv_pb2.KeyValue) -> KeyValue:
+    # KeyValue(key, value, create_revision, mod_revision, version, lease)
     return KeyValue(
-        key=message.key,
-        value=message.value,
-        create_revision=message.create_revision,
-        mod_revision=message.mod_revision,
-        version=message.version,
-        lease=message.lease,
+        message.key,
+        message.value,
+        message.create_revision,
+        message.mod_revision,
+        message.version,
+        message.lease,
     )
 
 
@@ -100,19 +105,15 @@ def event(message: kv_pb2.Event) -> Event:
 
 
 def get_response(message: rpc_pb2.RangeResponse) -> GetResponse:
+    # GetResponse(header, kvs, more, count)
     return GetResponse(
-        header=_header_of(message),
-        kvs=tuple(key_value(kv) for kv in message.kvs),
-        more=message.more,
-        count=message.count,
+        header(message.header), tuple(map(key_value, message.kvs)), message.more, message.count
     )
 
 
 def put_response(message: rpc_pb2.PutResponse) -> PutResponse:
-    return PutResponse(
-        header=_header_of(message),
-        prev_kv=key_value(message.prev_kv) if message.HasField("prev_kv") else None,
-    )
+    prev_kv = key_value(message.prev_kv) if message.HasField("prev_kv") else None
+    return PutResponse(header(message.header), prev_kv)
 
 
 def delete_response(message: rpc_pb2.DeleteRangeResponse) -> DeleteResponse:

@@ -90,6 +90,8 @@ MAX_LEASE_TTL = 9_000_000_000
 
 _INT64_MAX = 2**63 - 1
 _FROM_KEY_END = b"\0"
+_UNSORTED = SortOrder.NONE
+_BY_KEY = SortTarget.KEY
 
 ReqT = TypeVar("ReqT", bound=Message)
 R = TypeVar("R")
@@ -221,6 +223,13 @@ def _check_size(message: Message, *, write: bool, max_request_bytes: int) -> Non
 
 
 def _check_limits(max_txn_ops: object, max_request_bytes: object) -> None:
+    if (
+        type(max_txn_ops) is int
+        and type(max_request_bytes) is int
+        and 0 < max_txn_ops <= _INT64_MAX
+        and 0 < max_request_bytes <= _INT64_MAX
+    ):
+        return  # the usual case, checked without building the messages below
     for value, what in ((max_txn_ops, "max_txn_ops"), (max_request_bytes, "max_request_bytes")):
         if _as_count(value, what) == 0:
             raise UsageError(f"{what} must be positive")
@@ -451,21 +460,32 @@ class GetOp(Op[rpc_pb2.RangeRequest, GetResponse]):
         return False
 
     def _build(self) -> rpc_pb2.RangeRequest:
-        return rpc_pb2.RangeRequest(
-            key=self.key,
-            range_end=self.range_end,
-            limit=self.limit,
-            revision=self.revision,
-            sort_order=_PB_SORT_ORDER[self.sort_order],
-            sort_target=_PB_SORT_TARGET[self.sort_target],
-            serializable=self.serializable,
-            keys_only=self.keys_only,
-            count_only=self.count_only,
-            min_mod_revision=self.min_mod_revision,
-            max_mod_revision=self.max_mod_revision,
-            min_create_revision=self.min_create_revision,
-            max_create_revision=self.max_create_revision,
-        )
+        # Only the fields that differ from their proto3 defaults are set (the message is the
+        # same): each keyword costs a conversion, and a typical read sets two or three.
+        request = rpc_pb2.RangeRequest(key=self.key, serializable=self.serializable)
+        if self.range_end:
+            request.range_end = self.range_end
+        if self.limit:
+            request.limit = self.limit
+        if self.revision:
+            request.revision = self.revision
+        if self.sort_order is not _UNSORTED:
+            request.sort_order = _PB_SORT_ORDER[self.sort_order]
+        if self.sort_target is not _BY_KEY:
+            request.sort_target = _PB_SORT_TARGET[self.sort_target]
+        if self.keys_only:
+            request.keys_only = True
+        if self.count_only:
+            request.count_only = True
+        if self.min_mod_revision:
+            request.min_mod_revision = self.min_mod_revision
+        if self.max_mod_revision:
+            request.max_mod_revision = self.max_mod_revision
+        if self.min_create_revision:
+            request.min_create_revision = self.min_create_revision
+        if self.max_create_revision:
+            request.max_create_revision = self.max_create_revision
+        return request
 
     def _convert(self, message: rpc_pb2.RangeResponse) -> GetResponse:
         return convert.get_response(message)
@@ -511,14 +531,16 @@ class PutOp(Op[rpc_pb2.PutRequest, PutResponse]):
         return True
 
     def _build(self) -> rpc_pb2.PutRequest:
-        return rpc_pb2.PutRequest(
-            key=self.key,
-            value=self.value,
-            lease=self.lease,
-            prev_kv=self.prev_kv,
-            ignore_value=self.ignore_value,
-            ignore_lease=self.ignore_lease,
-        )
+        request = rpc_pb2.PutRequest(key=self.key, value=self.value)  # defaults left unset
+        if self.lease:
+            request.lease = self.lease
+        if self.prev_kv:
+            request.prev_kv = True
+        if self.ignore_value:
+            request.ignore_value = True
+        if self.ignore_lease:
+            request.ignore_lease = True
+        return request
 
     def _convert(self, message: rpc_pb2.PutResponse) -> PutResponse:
         return convert.put_response(message)
