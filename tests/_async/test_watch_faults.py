@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from etcdwire import AsyncClient, Compacted
+from etcdwire import AsyncClient, ChannelOptions, Compacted
 from etcdwire._compat import asleep, monotonic
 
 pytestmark = [pytest.mark.etcd, pytest.mark.cluster]
@@ -123,8 +123,6 @@ async def test_keepalive_moves_a_watch_off_a_black_holed_member(fresh_cluster: A
     """A member that stops answering (SIGSTOP: the TCP connection stays up, nothing comes
     back) would stall a watch forever; with keepalive PINGs the unanswered PING closes the
     connection and the watch resumes on another member, losing nothing."""
-    from etcdwire import ChannelOptions
-
     cluster = fresh_cluster(3)
     options = ChannelOptions(keepalive_time=1, keepalive_timeout=2, keepalive_min_time=1)
     async with AsyncClient(cluster.urls, options=options, timeout=10) as client:
