@@ -26,6 +26,8 @@ from ._sync.client import Client
 from ._sync.lease import KeptLease
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
+from ._async.concurrency import AsyncMutex, AsyncSession
+from ._sync.concurrency import Mutex, Session
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,10 @@ __all__ = [
     "key_missing",
     "prefix_range_end",
     "put_if_absent",
+    "AsyncMutex",
+    "AsyncSession",
+    "Mutex",
+    "Session",
 ]
 __all__ += errors.__all__
 __all__ += types.__all__

@@ -1,0 +1,9 @@
+"""Concurrency recipes on the public client API, after Go's ``client/v3/concurrency`` and
+with its key layout: sessions, mutexes, elections and software transactional memory."""
+
+from __future__ import annotations
+
+from .mutex import AsyncMutex
+from .session import DEFAULT_SESSION_TTL, AsyncSession
+
+__all__ = ["DEFAULT_SESSION_TTL", "AsyncMutex", "AsyncSession"]

@@ -1,0 +1,11 @@
+# Generated from etcdwire/_async/concurrency/__init__.py by scripts/unasync.py.
+# DO NOT EDIT: change the source and run `python scripts/unasync.py`.
+"""Concurrency recipes on the public client API, after Go's ``client/v3/concurrency`` and
+with its key layout: sessions, mutexes, elections and software transactional memory."""
+
+from __future__ import annotations
+
+from .mutex import Mutex
+from .session import DEFAULT_SESSION_TTL, Session
+
+__all__ = ["DEFAULT_SESSION_TTL", "Mutex", "Session"]

@@ -1,0 +1,253 @@
+# Generated from tests/_async/test_concurrency_mutex.py by scripts/unasync.py.
+# DO NOT EDIT: change the source and run `python scripts/unasync.py`.
+"""Session and Mutex recipes (issue 6, points 1-3) against real etcd: mutual exclusion of
+many contenders with a read-modify-write that is not atomic by itself, acquisition in request
+order, try_lock / is_owner / timeouts, and interop with ``etcdctl lock`` both ways (etcdctl
+uses Go's client/v3/concurrency, so the key layout and the algorithm must match)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+
+from etcdwire import (
+    Client,
+    Mutex,
+    Session,
+    DeadlineExceeded,
+    LockNotHeld,
+    Op,
+    SessionExpired,
+    UsageError,
+)
+from etcdwire._compat import spawn, monotonic
+from etcdwire.tools.embedded import find_etcd_binary
+
+pytestmark = pytest.mark.etcd
+
+IS_ASYNC = False
+WORKERS = 64 if IS_ASYNC else 8
+ROUNDS = 50
+
+
+def name() -> str:
+    return f"mx-{uuid.uuid4().hex[:8]}"
+
+
+class Ctl:
+    """etcdctl in the background, its output read line by line with a deadline."""
+
+    def __init__(self, member: Any, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+        env["ETCDCTL_API"] = "3"
+        self.proc = subprocess.Popen(
+            [find_etcd_binary("etcdctl"), f"--endpoints={member.url}", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._buffer = b""
+
+    def read_line(self, timeout: float) -> str | None:
+        assert self.proc.stdout is not None
+        end = monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = end - monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode()
+
+    def stop(self) -> None:
+        """SIGTERM: etcdctl revokes its session's lease, then exits."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+# --- session ---------------------------------------------------------------------------------
+
+
+def test_session_keeps_its_lease_and_revokes_it_on_close(etcd: Any) -> None:
+    with Client(etcd.url) as client:
+        with Session(client, ttl=5) as session:
+            assert session.alive and not session.done.is_set()
+            status = client.lease.time_to_live(session.lease_id)
+            assert status.granted_ttl == 5 and status.ttl > 0
+            client.put(f"{name()}/k", "v", lease=session.lease_id)
+        assert session.done.is_set() and not session.alive
+        assert (client.lease.time_to_live(session.lease_id)).ttl == -1
+        with pytest.raises(UsageError):
+            Session(client, ttl=0)
+
+
+def test_session_on_an_existing_lease_and_done_when_it_is_revoked(etcd: Any) -> None:
+    with Client(etcd.url) as client:
+        grant = client.lease.grant(4)
+        session = Session(client, lease_id=grant.id).start()
+        assert session.lease_id == grant.id and session.ttl == 4
+        assert not session.wait_done(0.2)
+        client.lease.revoke(grant.id)  # someone else ends it: the keeper sees it gone
+        assert session.wait_done(6)
+        session.close()
+        with pytest.raises(SessionExpired):
+            Session(client, lease_id=grant.id).start()
+
+
+# --- mutex -----------------------------------------------------------------------------------
+
+
+def test_mutex_mutual_exclusion_and_request_order(etcd: Any) -> None:
+    """Issue 6 point 1: every contender increments one counter with get-then-put under the
+    mutex; the total is exact, and the lock went out in create-revision (request) order."""
+    lock, counter = name(), f"{name()}/counter"
+    acquired: list[int] = []
+    with Client(etcd.url) as client:
+        client.put(counter, "0")
+
+        def worker() -> None:
+            with Session(client, ttl=30) as session:
+                mutex = Mutex(session, lock)
+                for _ in range(ROUNDS):
+                    with mutex:
+                        acquired.append(mutex.revision)
+                        value = int((client.get(counter)).kvs[0].value)
+                        client.put(counter, str(value + 1))
+
+        tasks = [spawn(worker) for _ in range(WORKERS)]
+        for task in tasks:
+            task.join(300)
+        assert int((client.get(counter)).kvs[0].value) == WORKERS * ROUNDS
+        assert len(acquired) == WORKERS * ROUNDS
+        assert acquired == sorted(acquired) and len(set(acquired)) == len(acquired)
+        assert (client.get(f"{lock}/", prefix=True, count_only=True)).count == 0
+
+
+def test_mutex_key_layout_try_lock_is_owner_and_unlock(etcd: Any) -> None:
+    lock = name()
+    with Client(etcd.url) as client:
+        with Session(client) as one, Session(client) as two:
+            first, second = Mutex(one, lock), Mutex(two, lock)
+            assert first.try_lock()
+            assert first.key == f"{lock}/{one.lease_id:x}".encode()  # Go's layout
+            stored = (client.get(first.key)).kvs[0]
+            assert stored.lease == one.lease_id and stored.create_revision == first.revision
+            assert first.header is not None and first.header.revision == first.revision
+            assert not second.try_lock()
+            assert not second.held  # its key was withdrawn
+            assert (client.get(f"{lock}/", prefix=True, count_only=True)).count == 1
+
+            guarded = Op.txn([first.is_owner()], [Op.put(f"{lock}-data", "x")])
+            assert (client.kv.do(guarded)).succeeded
+            first.lock()  # the session's key is reused: still the owner
+            first.unlock()
+            assert not (client.kv.do(guarded)).succeeded
+            with pytest.raises(LockNotHeld):
+                first.unlock()
+
+            assert second.try_lock()
+            with pytest.raises(DeadlineExceeded):
+                first.lock(timeout=0.5)
+            assert not first.held  # the timed-out request withdrew its key
+            keys = client.get(f"{lock}/", prefix=True)
+            assert [kv.key for kv in keys.kvs] == [second.key]
+            second.unlock()
+        with pytest.raises(UsageError):
+            Mutex(one, "")
+
+
+def test_mutex_waiter_whose_session_ends_gets_session_expired(etcd: Any) -> None:
+    lock = name()
+    with Client(etcd.url) as client, Session(client) as holder_session:
+        holder = Mutex(holder_session, lock)
+        holder.lock()
+        waiter_session = Session(client, ttl=30).start()
+        waiter = Mutex(waiter_session, lock)
+        outcome: list[BaseException | None] = []
+
+        def wait() -> None:
+            try:
+                waiter.lock(timeout=20)
+                outcome.append(None)
+            except Exception as exc:
+                outcome.append(exc)
+
+        task = spawn(wait)
+        deadline = monotonic() + 5
+        while (client.get(f"{lock}/", prefix=True, count_only=True)).count < 2:
+            assert monotonic() < deadline
+        client.lease.revoke(waiter_session.lease_id)  # the waiter's key goes
+        holder.unlock()
+        task.join(20)
+        assert len(outcome) == 1 and isinstance(outcome[0], SessionExpired)
+        waiter_session.close()
+
+
+# --- interop with etcdctl lock ----------------------------------------------------------------
+
+
+def test_mutex_held_by_etcdwire_blocks_etcdctl_lock_until_unlocked(etcd: Any) -> None:
+    """Issue 6 point 2, first half."""
+    lock = name()
+    with Client(etcd.url) as client, Session(client) as session:
+        mutex = Mutex(session, lock)
+        mutex.lock()
+        ctl = Ctl(etcd, "lock", lock)
+        try:
+            assert ctl.read_line(2.0) is None  # etcdctl waits behind our key
+            waiting = client.get(f"{lock}/", prefix=True)
+            assert len(waiting.kvs) == 2 and waiting.kvs[0].key == mutex.key
+            mutex.unlock()
+            line = ctl.read_line(10.0)
+            assert line is not None and line == waiting.kvs[1].key.decode()
+        finally:
+            ctl.stop()
+
+
+def test_etcdctl_lock_blocks_etcdwire_until_it_releases(etcd: Any) -> None:
+    """Issue 6 point 2, second half."""
+    lock = name()
+    with Client(etcd.url) as client, Session(client) as session:
+        mutex = Mutex(session, lock)
+        ctl = Ctl(etcd, "lock", lock)
+        try:
+            line = ctl.read_line(10.0)
+            assert line is not None and line.startswith(f"{lock}/")
+            assert not mutex.try_lock()
+            with pytest.raises(DeadlineExceeded):
+                mutex.lock(timeout=1.0)
+            got: list[float] = []
+
+            def take() -> None:
+                mutex.lock(timeout=15)
+                got.append(monotonic())
+
+            task = spawn(take)
+            assert not got
+            released = monotonic()
+        finally:
+            ctl.stop()  # etcdctl revokes its session: its key goes
+        task.join(15)
+        assert got and got[0] >= released
+        owner = client.get(f"{lock}/", prefix=True)
+        assert [kv.key for kv in owner.kvs] == [mutex.key]
+        mutex.unlock()
