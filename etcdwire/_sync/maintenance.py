@@ -6,7 +6,8 @@ downgrade, and snapshots streamed to a file or any binary writer.
 Calls that concern one member (status, defragment, hash, hash_kv, snapshot) take an
 ``endpoint``: that member is asked, on the client's connection to it when it is one of the
 client's endpoints, else on a connection opened for it (closed with the client). Without an
-endpoint the client's current endpoint answers, with the usual retry rules.
+endpoint the client's current endpoint answers, unary calls with the usual retry rules (a
+snapshot is one stream: if it breaks, the error is raised and nothing is kept).
 """
 
 from __future__ import annotations
