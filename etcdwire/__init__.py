@@ -26,8 +26,8 @@ from ._sync.client import Client
 from ._sync.lease import KeptLease
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
-from ._async.concurrency import AsyncMutex, AsyncSession
-from ._sync.concurrency import Mutex, Session
+from ._async.concurrency import AsyncElection, AsyncMutex, AsyncSession
+from ._sync.concurrency import Election, Mutex, Session
 
 __version__ = "0.1.0"
 
@@ -52,6 +52,8 @@ __all__ = [
     "AsyncSession",
     "Mutex",
     "Session",
+    "AsyncElection",
+    "Election",
 ]
 __all__ += errors.__all__
 __all__ += types.__all__

@@ -3,7 +3,8 @@ with its key layout: sessions, mutexes, elections and software transactional mem
 
 from __future__ import annotations
 
+from .election import AsyncElection
 from .mutex import AsyncMutex
 from .session import DEFAULT_SESSION_TTL, AsyncSession
 
-__all__ = ["DEFAULT_SESSION_TTL", "AsyncMutex", "AsyncSession"]
+__all__ = ["DEFAULT_SESSION_TTL", "AsyncElection", "AsyncMutex", "AsyncSession"]

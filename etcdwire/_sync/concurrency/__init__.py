@@ -5,7 +5,8 @@ with its key layout: sessions, mutexes, elections and software transactional mem
 
 from __future__ import annotations
 
+from .election import Election
 from .mutex import Mutex
 from .session import DEFAULT_SESSION_TTL, Session
 
-__all__ = ["DEFAULT_SESSION_TTL", "Mutex", "Session"]
+__all__ = ["DEFAULT_SESSION_TTL", "Election", "Mutex", "Session"]

@@ -1,0 +1,193 @@
+"""Leader election on a name (after Go's concurrency/election.go, with its key layout, so Go
+programs and ``etcdctl elect`` take part in the same elections).
+
+Each candidate writes ``name/<lease hex>`` with its session's lease and its value; the oldest
+key leads. A candidate waits only for the key created just before its own to go."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ..._compat import monotonic
+from ..._etcd.ops import Compare, Op
+from ..._etcd.recipes import first_created, key_prefix, session_key
+from ...errors import DeadlineExceeded, EtcdError, NotLeaderOfElection, UsageError
+from ...types import EventType, GetResponse, KeyValue, ResponseHeader
+from ._wait import remaining, wait_deletes
+from .session import AsyncSession
+
+__all__ = ["AsyncElection"]
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise UsageError(f"an election value must be bytes or str, not {type(value).__name__}")
+
+
+class AsyncElection:
+    """An election on ``name`` in which ``session`` campaigns.
+
+    ``await campaign(value)`` blocks until elected; ``proclaim(value)`` changes the leader's
+    value; ``resign()`` gives up; ``leader()`` reads the current leader; ``observe()`` yields
+    the leader's key-value each time it changes. :meth:`resume` continues an election from a
+    known leader key (after a restart, with a session on the same lease)."""
+
+    def __init__(self, session: AsyncSession, name: bytes | str) -> None:
+        self.session = session
+        self.prefix = key_prefix(name)
+        self.key = b""
+        self.revision = 0
+        self.header: ResponseHeader | None = None
+        self._leading = False  # Go's leaderSession: campaigning or elected
+        self._elected = False
+
+    @classmethod
+    def resume(
+        cls, session: AsyncSession, name: bytes | str, leader_key: bytes | str, revision: int
+    ) -> AsyncElection:
+        """An election in which ``session`` already leads with ``leader_key`` created at
+        ``revision`` (Go's ``ResumeElection``; unlike Go, the name gets its ``/`` here too, so
+        ``leader`` and ``observe`` look at the same keys as a fresh election)."""
+        election = cls(session, name)
+        election.key = _as_bytes(leader_key)
+        election.revision = revision
+        election._leading = election._elected = True
+        return election
+
+    @property
+    def is_leader(self) -> bool:
+        """True once elected (until resign, or a proclaim that found us no longer leading)."""
+        return self._elected and self._leading and bool(self.key)
+
+    async def campaign(self, value: bytes | str, *, timeout: float | None = None) -> None:
+        """Stand with ``value`` and block until elected. A candidacy that already exists for
+        this session is reused (its value proclaimed if it differs). On timeout the candidacy
+        is withdrawn and DeadlineExceeded raised."""
+        raw = _as_bytes(value)
+        deadline = None if timeout is None else monotonic() + timeout
+        client = self.session.client
+        lease_id = self.session.lease_id
+        key = session_key(self.prefix, lease_id)
+        response = await client.kv.do(
+            Op.txn(
+                [Compare.create_revision(key) == 0],
+                [Op.put(key, raw, lease=lease_id)],
+                [Op.get(key)],
+            ),
+            timeout=remaining(deadline),
+        )
+        self.key, self.revision, self._leading = key, response.header.revision, True
+        self._elected = False
+        if not response.succeeded:
+            mine = response.responses[0]
+            assert isinstance(mine, GetResponse)
+            self.revision = mine.kvs[0].create_revision
+            if mine.kvs[0].value != raw:
+                try:
+                    await self.proclaim(raw, timeout=remaining(deadline))
+                except BaseException:
+                    await self._resign_quietly()
+                    raise
+        try:
+            await wait_deletes(client, self.prefix, self.revision - 1, deadline)
+        except EtcdError as exc:
+            if isinstance(exc, DeadlineExceeded):
+                await self._resign_quietly()
+            else:
+                self._leading = False
+            raise
+        except BaseException:  # cancelled: withdraw, as Go does when its context ends
+            await self._resign_quietly()
+            raise
+        self.header = response.header
+        self._elected = True
+
+    async def proclaim(self, value: bytes | str, *, timeout: float | None = None) -> None:
+        """Announce a new value as leader, without a new election. NotLeaderOfElection if
+        this election does not lead (never elected, resigned, or its key is gone)."""
+        raw = _as_bytes(value)
+        if not self._leading:
+            raise NotLeaderOfElection(f"not the leader of {self.prefix[:-1]!r}")
+        response = await self.session.client.kv.do(
+            Op.txn(
+                [Compare.create_revision(self.key) == self.revision],
+                [Op.put(self.key, raw, lease=self.session.lease_id)],
+            ),
+            timeout=timeout,
+        )
+        if not response.succeeded:
+            self.key = b""
+            raise NotLeaderOfElection(f"no longer the leader of {self.prefix[:-1]!r}")
+        self.header = response.header
+
+    async def resign(self, *, timeout: float | None = None) -> None:
+        """Give up leadership (or the candidacy): delete our key if it is still ours."""
+        if not self._leading:
+            return
+        try:
+            response = await self.session.client.kv.do(
+                Op.txn([Compare.create_revision(self.key) == self.revision], [Op.delete(self.key)]),
+                timeout=timeout,
+            )
+            self.header = response.header
+        finally:
+            self.key = b""
+            self._leading = self._elected = False
+
+    async def _resign_quietly(self) -> None:
+        try:
+            await self.resign()
+        except EtcdError:  # the key goes with the session's lease anyway
+            self._leading = False
+
+    async def leader(self, *, timeout: float | None = None) -> KeyValue | None:
+        """The leader's key-value (the oldest key of the election), None if nobody leads."""
+        response = await self.session.client.kv.do(first_created(self.prefix), timeout=timeout)
+        return response.kvs[0] if response.kvs else None
+
+    async def observe(self) -> AsyncIterator[KeyValue]:
+        """The leader's key-value now (once there is one), then each new value it proclaims
+        and each new leader, in order; it may skip intermediate values but always yields the
+        latest (Go's ``Observe``). It ends when the client closes, and raises the error if
+        a watch fails."""
+        client = self.session.client
+        while True:
+            response = await client.kv.do(first_created(self.prefix))
+            if response.kvs:
+                kv, revision = response.kvs[0], response.header.revision
+            else:
+                first = await self._first_put(response.header.revision)
+                if first is None:
+                    return  # the watch ended (the client is closing)
+                kv, revision = first
+            yield kv
+            async with client.watch(kv.key, start_revision=revision + 1) as watch:
+                deleted = False
+                async for update in watch:
+                    for event in update.events:
+                        if event.type is EventType.DELETE:
+                            deleted = True
+                            break
+                        yield event.kv
+                    if deleted:
+                        break
+                if not deleted:
+                    return  # the watch ended (the client is closing)
+
+    async def _first_put(self, revision: int) -> tuple[KeyValue, int] | None:
+        """Wait for the first candidate to appear under the prefix (None if the watch ends
+        first)."""
+        client = self.session.client
+        async with client.watch(self.prefix, prefix=True, start_revision=revision) as watch:
+            async for update in watch:
+                for event in update.events:
+                    if event.type is EventType.PUT:
+                        return event.kv, event.kv.mod_revision
+        return None
+
+    def __repr__(self) -> str:
+        state = f"leading with {self.key!r}" if self.is_leader else "not leading"
+        return f"<Election {self.prefix[:-1]!r} {state}>"
