@@ -26,8 +26,9 @@ from ._sync.client import Client
 from ._sync.lease import KeptLease
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
-from ._async.concurrency import AsyncElection, AsyncMutex, AsyncSession
-from ._sync.concurrency import Election, Mutex, Session
+from ._async.concurrency import AsyncElection, AsyncMutex, AsyncSession, AsyncSTM
+from ._sync.concurrency import STM, Election, Mutex, Session
+from ._etcd.recipes import Isolation
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,9 @@ __all__ = [
     "Session",
     "AsyncElection",
     "Election",
+    "AsyncSTM",
+    "STM",
+    "Isolation",
 ]
 __all__ += errors.__all__
 __all__ += types.__all__

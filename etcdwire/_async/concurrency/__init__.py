@@ -6,5 +6,6 @@ from __future__ import annotations
 from .election import AsyncElection
 from .mutex import AsyncMutex
 from .session import DEFAULT_SESSION_TTL, AsyncSession
+from .stm import AsyncSTM
 
-__all__ = ["DEFAULT_SESSION_TTL", "AsyncElection", "AsyncMutex", "AsyncSession"]
+__all__ = ["DEFAULT_SESSION_TTL", "AsyncElection", "AsyncMutex", "AsyncSTM", "AsyncSession"]

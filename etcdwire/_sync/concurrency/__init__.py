@@ -8,5 +8,6 @@ from __future__ import annotations
 from .election import Election
 from .mutex import Mutex
 from .session import DEFAULT_SESSION_TTL, Session
+from .stm import STM
 
-__all__ = ["DEFAULT_SESSION_TTL", "Election", "Mutex", "Session"]
+__all__ = ["DEFAULT_SESSION_TTL", "Election", "Mutex", "STM", "Session"]
