@@ -67,6 +67,10 @@ def _field_problem(name: bytes, value: bytes) -> str | None:
         return f"invalid field name {name!r}"
     if name in _CONNECTION_SPECIFIC:
         return f"connection-specific field {name!r}"
+    return _value_problem(name, value)
+
+
+def _value_problem(name: bytes, value: bytes) -> str | None:
     if value and (
         value.translate(None, _VALUE_CHARS) or value[0] in _WHITESPACE or value[-1] in _WHITESPACE
     ):
@@ -228,16 +232,14 @@ def _encode_name(name: bytes) -> bytes:
 
 class CheckedHeaders(list[Header]):
     """Request header fields that already passed :func:`check_request_headers`, with their
-    HPACK encoding: ``H2Connection.send_headers`` neither checks nor encodes them again. Only
-    :meth:`RequestHeaderTemplate.fill` makes them; never change one."""
+    HPACK encoding in ``block``: ``H2Connection.send_headers`` neither checks nor encodes them
+    again. Only :meth:`RequestHeaderTemplate.fill` makes them; never change one."""
 
     __slots__ = ("block",)
 
-    def __init__(self, fields: Iterable[Header], block: bytes) -> None:
-        super().__init__(fields)
-        #: The fields as :class:`HeaderEncoder` encodes them (it never uses the dynamic table,
-        #: so a field's encoding does not depend on the connection).
-        self.block = block
+    #: The fields as :class:`HeaderEncoder` encodes them (it never uses the dynamic table, so a
+    #: field's encoding does not depend on the connection).
+    block: bytes
 
 
 class RequestHeaderTemplate:
@@ -257,27 +259,29 @@ class RequestHeaderTemplate:
         check_request_headers([*self._before, (name, b"0"), *self._after])
         self._before_block = b"".join(_encode_field(n, v) for n, v in self._before)
         self._after_block = b"".join(_encode_field(n, v) for n, v in self._after)
-        self._literal = _encode_name(name)  # the field's encoding up to its value
+        # The field's encoding up to its value (a literal), or whole if the static table has it.
+        self._literal = _encode_name(name)
 
     def fill(self, value: bytes | None) -> CheckedHeaders:
         """The block with ``name: value``, or without that field when ``value`` is None."""
-        name = self._name
         if value is None:
-            fields = [*self._before, *self._after]
-            return CheckedHeaders(fields, self._before_block + self._after_block)
+            headers = CheckedHeaders([*self._before, *self._after])
+            headers.block = self._before_block + self._after_block
+            return headers
+        name = self._name
         if not isinstance(value, bytes):
             raise LocalProtocolError(f"header fields must be bytes: {(name, value)!r}")
-        problem = _field_problem(name, value)
+        problem = _value_problem(name, value)  # the name was checked with the template
         if problem is not None:
             raise LocalProtocolError(problem)
-        if (name, value) in _STATIC_FIELDS:
+        field = (name, value)
+        if field in _STATIC_FIELDS:
             middle = _encode_field(name, value)
         else:
             middle = self._literal + _encode_string(value)
-        return CheckedHeaders(
-            [*self._before, (name, value), *self._after],
-            b"".join((self._before_block, middle, self._after_block)),
-        )
+        headers = CheckedHeaders([*self._before, field, *self._after])
+        headers.block = b"".join((self._before_block, middle, self._after_block))
+        return headers
 
 
 class HeaderEncoder:
