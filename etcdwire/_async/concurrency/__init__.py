@@ -1,11 +1,21 @@
 """Concurrency recipes on the public client API, after Go's ``client/v3/concurrency`` and
-with its key layout: sessions, mutexes, elections and software transactional memory."""
+with its key layout: sessions, mutexes, elections, software transactional memory and
+key namespaces."""
 
 from __future__ import annotations
 
 from .election import AsyncElection
 from .mutex import AsyncMutex
+from .namespace import AsyncNamespace, AsyncNamespaceWatch
 from .session import DEFAULT_SESSION_TTL, AsyncSession
 from .stm import AsyncSTM
 
-__all__ = ["DEFAULT_SESSION_TTL", "AsyncElection", "AsyncMutex", "AsyncSTM", "AsyncSession"]
+__all__ = [
+    "DEFAULT_SESSION_TTL",
+    "AsyncElection",
+    "AsyncMutex",
+    "AsyncNamespace",
+    "AsyncNamespaceWatch",
+    "AsyncSTM",
+    "AsyncSession",
+]

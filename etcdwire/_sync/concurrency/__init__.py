@@ -1,13 +1,23 @@
 # Generated from etcdwire/_async/concurrency/__init__.py by scripts/unasync.py.
 # DO NOT EDIT: change the source and run `python scripts/unasync.py`.
 """Concurrency recipes on the public client API, after Go's ``client/v3/concurrency`` and
-with its key layout: sessions, mutexes, elections and software transactional memory."""
+with its key layout: sessions, mutexes, elections, software transactional memory and
+key namespaces."""
 
 from __future__ import annotations
 
 from .election import Election
 from .mutex import Mutex
+from .namespace import Namespace, NamespaceWatch
 from .session import DEFAULT_SESSION_TTL, Session
 from .stm import STM
 
-__all__ = ["DEFAULT_SESSION_TTL", "Election", "Mutex", "STM", "Session"]
+__all__ = [
+    "DEFAULT_SESSION_TTL",
+    "Election",
+    "Mutex",
+    "Namespace",
+    "NamespaceWatch",
+    "STM",
+    "Session",
+]
