@@ -26,8 +26,15 @@ from ._sync.client import Client
 from ._sync.lease import KeptLease
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
-from ._async.concurrency import AsyncElection, AsyncMutex, AsyncNamespace, AsyncSession, AsyncSTM
-from ._sync.concurrency import STM, Election, Mutex, Namespace, Session
+from ._async.concurrency import (
+    AsyncElection,
+    AsyncMutex,
+    AsyncNamespace,
+    AsyncRWMutex,
+    AsyncSession,
+    AsyncSTM,
+)
+from ._sync.concurrency import STM, Election, Mutex, Namespace, RWMutex, Session
 from ._etcd.recipes import Isolation
 
 __version__ = "0.1.0"
@@ -60,6 +67,8 @@ __all__ = [
     "Isolation",
     "AsyncNamespace",
     "Namespace",
+    "AsyncRWMutex",
+    "RWMutex",
 ]
 __all__ += errors.__all__
 __all__ += types.__all__

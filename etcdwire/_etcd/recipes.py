@@ -19,6 +19,7 @@ __all__ = [
     "first_created",
     "key_prefix",
     "last_created_before",
+    "last_modified_before",
     "session_key",
 ]
 
@@ -126,3 +127,16 @@ class WriteSet(dict[bytes, _Write]):
 
     def ops(self) -> list[AnyOp]:
         return [write.op for write in self.values()]
+
+
+def last_modified_before(prefix: bytes, max_mod_revision: int) -> GetOp:
+    """The key under ``prefix`` modified last at or before ``max_mod_revision`` (Go's
+    ``WithLastRev`` + ``WithMaxModRev``, used by the read-write mutex)."""
+    return Op.get(
+        prefix,
+        prefix=True,
+        sort_target=SortTarget.MOD_REVISION,
+        sort_order=SortOrder.DESCEND,
+        limit=1,
+        max_mod_revision=max_mod_revision,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from .election import AsyncElection
 from .mutex import AsyncMutex
 from .namespace import AsyncNamespace, AsyncNamespaceWatch
+from .rwmutex import AsyncRWMutex
 from .session import DEFAULT_SESSION_TTL, AsyncSession
 from .stm import AsyncSTM
 
@@ -16,6 +17,7 @@ __all__ = [
     "AsyncMutex",
     "AsyncNamespace",
     "AsyncNamespaceWatch",
+    "AsyncRWMutex",
     "AsyncSTM",
     "AsyncSession",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .election import Election
 from .mutex import Mutex
 from .namespace import Namespace, NamespaceWatch
+from .rwmutex import RWMutex
 from .session import DEFAULT_SESSION_TTL, Session
 from .stm import STM
 
@@ -18,6 +19,7 @@ __all__ = [
     "Mutex",
     "Namespace",
     "NamespaceWatch",
+    "RWMutex",
     "STM",
     "Session",
 ]
