@@ -27,6 +27,8 @@ from ._sync.lease import KeptLease
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
 from ._async.concurrency import (
+    AsyncDistributedQueue,
+    AsyncDoubleBarrier,
     AsyncElection,
     AsyncMutex,
     AsyncNamespace,
@@ -34,7 +36,16 @@ from ._async.concurrency import (
     AsyncSession,
     AsyncSTM,
 )
-from ._sync.concurrency import STM, Election, Mutex, Namespace, RWMutex, Session
+from ._sync.concurrency import (
+    STM,
+    DistributedQueue,
+    DoubleBarrier,
+    Election,
+    Mutex,
+    Namespace,
+    RWMutex,
+    Session,
+)
 from ._etcd.recipes import Isolation
 
 __version__ = "0.1.0"
@@ -69,6 +80,10 @@ __all__ = [
     "Namespace",
     "AsyncRWMutex",
     "RWMutex",
+    "AsyncDistributedQueue",
+    "AsyncDoubleBarrier",
+    "DistributedQueue",
+    "DoubleBarrier",
 ]
 __all__ += errors.__all__
 __all__ += types.__all__

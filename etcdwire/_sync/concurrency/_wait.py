@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 from ..._compat import monotonic
 from ..._etcd.recipes import last_created_before
 from ...errors import DeadlineExceeded, RecipeError
-from ...types import EventType, ResponseHeader
+from ...types import Event, EventType, ResponseHeader
 
 if TYPE_CHECKING:
     from ..client import Client
 
-__all__ = ["remaining", "wait_delete", "wait_deletes"]
+__all__ = ["remaining", "wait_delete", "wait_deletes", "wait_event"]
 
 
 def remaining(deadline: float | None) -> float | None:
@@ -28,20 +28,34 @@ def remaining(deadline: float | None) -> float | None:
     return left
 
 
-def wait_delete(
-    client: Client, key: bytes, revision: int, deadline: float | None
-) -> None:
-    """Return once ``key`` is deleted at or after ``revision``."""
-    with client.watch(key, start_revision=revision) as watch:
+def wait_event(
+    client: Client,
+    key: bytes,
+    revision: int,
+    kind: EventType,
+    deadline: float | None,
+    *,
+    prefix: bool = False,
+) -> Event:
+    """The first event of ``kind`` on ``key`` (or under it, with ``prefix``) at or after
+    ``revision`` (Go's recipes ``WaitEvents`` / ``WaitPrefixEvents``)."""
+    with client.watch(key, prefix=prefix, start_revision=revision) as watch:
         while True:
             response = watch.receive(timeout=remaining(deadline))
             if response is None:
                 if watch.ended:
-                    raise RecipeError(f"lost the watch waiting for {key!r} to be deleted")
+                    raise RecipeError(f"lost the watch waiting for an event on {key!r}")
                 continue  # the deadline check above raises on the next turn
             for event in response.events:
-                if event.type is EventType.DELETE:
-                    return
+                if event.type is kind:
+                    return event
+
+
+def wait_delete(
+    client: Client, key: bytes, revision: int, deadline: float | None
+) -> None:
+    """Return once ``key`` is deleted at or after ``revision``."""
+    wait_event(client, key, revision, EventType.DELETE, deadline)
 
 
 def wait_deletes(
