@@ -763,8 +763,10 @@ def test_maintenance_status_matches_etcdctl_endpoint_status(
     assert theirs["raftTerm"] == ours.raftTerm
     assert theirs["raftIndex"] >= ours.raftIndex
     assert theirs["raftAppliedIndex"] >= ours.raftAppliedIndex
-    assert theirs["dbSize"] == ours.dbSize
-    assert theirs["dbSizeInUse"] == ours.dbSizeInUse
+    # The backend commits on its own timer, so sizes may move between the two calls.
+    assert theirs["dbSize"] >= ours.dbSize > 0
+    assert 0 < ours.dbSizeInUse <= ours.dbSize
+    assert 0 < theirs["dbSizeInUse"] <= theirs["dbSize"]
     assert theirs.get("isLearner", False) == ours.isLearner
 
 
