@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from . import errors, types
 from ._async.client import AsyncClient
+from ._async.concurrency import (
+    AsyncDistributedQueue,
+    AsyncDoubleBarrier,
+    AsyncElection,
+    AsyncMutex,
+    AsyncNamespace,
+    AsyncRWMutex,
+    AsyncSession,
+    AsyncSTM,
+)
 from ._async.lease import AsyncKeptLease
 from ._backends.base import TLSConfig
 from ._etcd.endpoints import EndpointState, EndpointStatus
@@ -21,21 +31,9 @@ from ._etcd.ops import (
     prefix_range_end,
     put_if_absent,
 )
+from ._etcd.recipes import Isolation
 from ._options import ChannelOptions
 from ._sync.client import Client
-from ._sync.lease import KeptLease
-from .errors import *  # noqa: F403
-from .types import *  # noqa: F403
-from ._async.concurrency import (
-    AsyncDistributedQueue,
-    AsyncDoubleBarrier,
-    AsyncElection,
-    AsyncMutex,
-    AsyncNamespace,
-    AsyncRWMutex,
-    AsyncSession,
-    AsyncSTM,
-)
 from ._sync.concurrency import (
     STM,
     DistributedQueue,
@@ -46,20 +44,39 @@ from ._sync.concurrency import (
     RWMutex,
     Session,
 )
-from ._etcd.recipes import Isolation
+from ._sync.lease import KeptLease
+from .errors import *  # noqa: F403
+from .types import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "STM",
     "AsyncClient",
+    "AsyncDistributedQueue",
+    "AsyncDoubleBarrier",
+    "AsyncElection",
     "AsyncKeptLease",
+    "AsyncMutex",
+    "AsyncNamespace",
+    "AsyncRWMutex",
+    "AsyncSTM",
+    "AsyncSession",
     "ChannelOptions",
     "Client",
     "Compare",
+    "DistributedQueue",
+    "DoubleBarrier",
+    "Election",
     "EndpointState",
     "EndpointStatus",
+    "Isolation",
     "KeptLease",
+    "Mutex",
+    "Namespace",
     "Op",
+    "RWMutex",
+    "Session",
     "TLSConfig",
     "compare_and_delete",
     "compare_and_swap",
@@ -67,23 +84,6 @@ __all__ = [
     "key_missing",
     "prefix_range_end",
     "put_if_absent",
-    "AsyncMutex",
-    "AsyncSession",
-    "Mutex",
-    "Session",
-    "AsyncElection",
-    "Election",
-    "AsyncSTM",
-    "STM",
-    "Isolation",
-    "AsyncNamespace",
-    "Namespace",
-    "AsyncRWMutex",
-    "RWMutex",
-    "AsyncDistributedQueue",
-    "AsyncDoubleBarrier",
-    "DistributedQueue",
-    "DoubleBarrier",
 ]
 __all__ += errors.__all__
 __all__ += types.__all__

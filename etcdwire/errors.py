@@ -21,7 +21,7 @@ message (as etcd's ``rpctypes.errStringToError`` does), then by gRPC code.
     │   ├── one subclass per gRPC code (InvalidArgument, NotFound, Unavailable, ...)
     │   └── etcd errors under the code etcd sends (Compacted(OutOfRange), NoLeader(Unavailable)...)
     ├── WatchCanceled                           .reason
-    └── RecipeError → LockNotHeld, SessionExpired, NotLeader, TxnRetriesExhausted
+    └── RecipeError → LockNotHeld, SessionExpired, NotLeaderOfElection, TxnRetriesExhausted
 """
 
 from __future__ import annotations
