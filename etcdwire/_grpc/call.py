@@ -158,6 +158,27 @@ def _classify(event: Event) -> _Input | None:
 class CallState:
     """The client side of one gRPC call (see the module docstring for the protocol)."""
 
+    __slots__ = (
+        "_content_type",
+        "_error_body",
+        "_http_status",
+        "_local_closed",
+        "_pending_reset",
+        "_phase",
+        "_reader",
+        "_remote_closed",
+        "_reset_received",
+        "_started",
+        "deadline",
+        "initial_metadata",
+        "max_send_message_length",
+        "messages_received",
+        "messages_sent",
+        "method",
+        "status",
+        "trailing_metadata",
+    )
+
     def __init__(
         self,
         method: Method[Any, Any],
@@ -171,8 +192,10 @@ class CallState:
         #: Absolute, on the same monotonic clock as every ``now`` passed in.
         self.deadline = deadline
         self._reader = MessageReader(max_receive_message_length)
-        self._phase = CallPhase.WAITING_HEADERS
-        self._status: Status | None = None
+        self._phase = _W
+        #: The final status once known, from the server or generated locally. Read it, never
+        #: set it (an attribute rather than a property: the I/O layer reads it per event).
+        self.status: Status | None = None
         self.initial_metadata: list[tuple[str, str]] | None = None
         self.trailing_metadata: list[tuple[str, str]] | None = None
         self.messages_sent = 0
@@ -187,7 +210,7 @@ class CallState:
         self._error_body = bytearray()
 
     def __repr__(self) -> str:
-        return f"<CallState {self.method.path} {self._phase.name} status={self._status!r}>"
+        return f"<CallState {self.method.path} {self._phase.name} status={self.status!r}>"
 
     # --- observable state ------------------------------------------------------------------
 
@@ -197,12 +220,7 @@ class CallState:
 
     @property
     def done(self) -> bool:
-        return self._status is not None
-
-    @property
-    def status(self) -> Status | None:
-        """The final status once known, from the server or generated locally."""
-        return self._status
+        return self.status is not None
 
     @property
     def started(self) -> bool:
@@ -212,7 +230,7 @@ class CallState:
     def needed_bytes(self) -> int:
         """Bytes still missing from the partial response message (0 at a boundary or when
         done): the stream window must cover them or a large message deadlocks."""
-        return 0 if self._status is not None else self._reader.needed_bytes
+        return 0 if self.status is not None else self._reader.needed_bytes
 
     @property
     def should_reset(self) -> int | None:
@@ -250,10 +268,10 @@ class CallState:
         time left at ``now``. Marks the stream as open at the peer. Raises the status's
         exception if the call already ended (cancelled, or the deadline passed)."""
         deadline = self.deadline
-        if self._status is None and deadline is not None and now >= deadline:
+        if self.status is None and deadline is not None and now >= deadline:
             self.expire(now)
-        if self._status is not None:
-            raise self._status.to_exception()
+        if self.status is not None:
+            raise self.status.to_exception()
         headers = build_request_headers(
             self.method.path,
             authority=authority,
@@ -295,8 +313,8 @@ class CallState:
     def cancel(self, now: float) -> Status:
         """The caller gave up: CANCELLED, or DEADLINE_EXCEEDED if the deadline has passed
         (PROTOCOL-HTTP2.md "Client Cancellation"). A finished call keeps its status."""
-        if self._status is not None:
-            return self._status
+        if self.status is not None:
+            return self.status
         if self.deadline_passed(now):
             return self._settle(Status(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"))
         return self._settle(Status(StatusCode.CANCELLED, "call cancelled by the client"))
@@ -305,15 +323,15 @@ class CallState:
         """The deadline passed: DEADLINE_EXCEEDED, generated locally even if messages or
         trailers are on their way ("without using any part of Trailers")."""
         del now  # the caller decided the deadline passed; kept for symmetry with cancel()
-        if self._status is not None:
-            return self._status
+        if self.status is not None:
+            return self.status
         return self._settle(Status(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"))
 
     def fail(self, status: Status, *, reset: bool = True) -> Status:
         """End the call with a locally detected error (e.g. a response that does not parse,
         or UNAVAILABLE when the connection is gone: then pass ``reset=False``)."""
-        if self._status is not None:
-            return self._status
+        if self.status is not None:
+            return self.status
         self._settle(status)
         if not reset:
             self._pending_reset = None
@@ -334,7 +352,7 @@ class CallState:
                 self._reset_received = True
                 self._pending_reset = None
         deadline = self.deadline
-        if self._status is None and deadline is not None and now >= deadline:
+        if self.status is None and deadline is not None and now >= deadline:
             self.expire(now)
             return []
         entry = _ROWS[self._phase].get(kind)
@@ -343,7 +361,7 @@ class CallState:
             return []
         handler, next_phase = entry
         messages = handler(self, event, now)
-        if self._status is None:
+        if self.status is None:
             if next_phase is _D:
                 raise AssertionError(f"{handler.__name__} must settle the status")
             self._phase = next_phase
@@ -351,7 +369,7 @@ class CallState:
 
     def _settle(self, status: Status, *, reset: int = H2ErrorCode.CANCEL) -> Status:
         """Fix the final status and work out which RST_STREAM, if any, the peer is owed."""
-        self._status = status
+        self.status = status
         self._phase = CallPhase.DONE
         if self._reset_received or not self._started:
             self._pending_reset = None
@@ -406,7 +424,7 @@ class CallState:
 
     def _on_data_end(self, event: DataReceived, now: float) -> list[bytes]:
         messages = self._on_data(event, now)
-        if self._status is None:
+        if self.status is None:
             self._on_stream_end(event, now)
         return messages
 

@@ -79,6 +79,8 @@ _NANOS_PER_UNIT: tuple[tuple[str, int], ...] = (
     ("H", 3_600_000_000_000),
 )
 _UNIT_NANOS = dict(_NANOS_PER_UNIT)
+#: (most nanoseconds the unit can express in 8 digits, unit, nanoseconds per unit)
+_UNIT_LIMITS = tuple((_MAX_TIMEOUT_VALUE * size, unit, size) for unit, size in _NANOS_PER_UNIT)
 
 
 def encode_timeout(seconds: float) -> str:
@@ -93,12 +95,13 @@ def encode_timeout(seconds: float) -> str:
         return f"{_MAX_TIMEOUT_VALUE}H"
     # Round the float's exact value to whole nanoseconds (integer arithmetic, so neither
     # 1.1 * 1e9 = 1100000000.0000002 nor precision loss on huge values pushes it up a unit).
+    # The denominator is a power of two, so the division is a shift.
     numerator, denominator = float(seconds).as_integer_ratio()
-    nanos = max(1, (numerator * 1_000_000_000 + denominator // 2) // denominator)
-    for unit, size in _NANOS_PER_UNIT:
-        value = -(-nanos // size)
-        if value <= _MAX_TIMEOUT_VALUE:
-            return f"{value}{unit}"
+    shift = denominator.bit_length() - 1
+    nanos = max(1, (numerator * 1_000_000_000 + (denominator >> 1)) >> shift)
+    for limit, unit, size in _UNIT_LIMITS:
+        if nanos <= limit:  # i.e. ceil(nanos / size) fits in 8 digits
+            return f"{-(-nanos // size)}{unit}"
     return f"{_MAX_TIMEOUT_VALUE}H"
 
 

@@ -485,7 +485,7 @@ class H2Connection:
             raise LocalProtocolError("stream ids exhausted; open a new connection")
         if self._goaway is not None:
             raise LocalProtocolError("GOAWAY received: no new streams on this connection")
-        if len(self._streams) >= self._stream_limit():
+        if len(self._streams) >= self._limit:
             raise LocalProtocolError(
                 f"{len(self._streams)} streams open; the limit is {self._stream_limit()}"
             )
