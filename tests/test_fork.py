@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
 import pytest
 
-from etcdwire import Client
+from etcdwire import AsyncClient, Client
 
 pytestmark = pytest.mark.etcd
 
@@ -35,3 +38,16 @@ def test_fork_child_reconnects_instead_of_sharing_the_parents_socket(etcd: Any) 
         assert client.get(key).value == b"child"
         client.put(key, "parent again")
         assert client.manager._channel(client.endpoints[0]).connection is parent_connection
+
+
+def test_subprocess_with_preexec_fn_leaves_an_async_client_working(etcd: Any) -> None:
+    """A child forked for ``subprocess`` (``preexec_fn`` forces fork) must not close the
+    parent's asyncio sockets: that would unregister them from the shared epoll instance."""
+    async def run() -> bytes | None:
+        async with AsyncClient(etcd.url) as client:
+            await client.put("fork-async", "before")
+            subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
+            await client.put("fork-async", "after")
+            return (await client.get("fork-async", timeout=5)).value
+
+    assert asyncio.run(run()) == b"after"

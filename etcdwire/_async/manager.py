@@ -86,6 +86,7 @@ class AsyncConnectionManager:
         self._auth_lock = AsyncLock()
         self._closed = False
         self._pid = os.getpid()
+        self._inherited: list[AsyncChannel] = []
         _managers.add(self)
 
     # --- endpoints and channels -------------------------------------------------------------
@@ -306,6 +307,10 @@ class AsyncConnectionManager:
     def _after_fork(self) -> None:
         """In a forked child, never touch the parent's sockets: forget them and reconnect."""
         self._pid = os.getpid()
+        # Keep the inherited channels alive and untouched: finalising them would close the
+        # sockets, and for asyncio also unregister them from the epoll instance the child
+        # shares with the parent, which would stall the parent's connections.
+        self._inherited.extend(self._channels.values())
         self._channels = {}
         self._auth_lock = AsyncLock()
         for endpoint in self.table.endpoints:

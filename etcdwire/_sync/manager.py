@@ -88,6 +88,7 @@ class ConnectionManager:
         self._auth_lock = Lock()
         self._closed = False
         self._pid = os.getpid()
+        self._inherited: list[Channel] = []
         _managers.add(self)
 
     # --- endpoints and channels -------------------------------------------------------------
@@ -308,6 +309,10 @@ class ConnectionManager:
     def _after_fork(self) -> None:
         """In a forked child, never touch the parent's sockets: forget them and reconnect."""
         self._pid = os.getpid()
+        # Keep the inherited channels alive and untouched: finalising them would close the
+        # sockets, and for asyncio also unregister them from the epoll instance the child
+        # shares with the parent, which would stall the parent's connections.
+        self._inherited.extend(self._channels.values())
         self._channels = {}
         self._auth_lock = Lock()
         for endpoint in self.table.endpoints:
