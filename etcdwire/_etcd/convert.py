@@ -92,16 +92,15 @@ def key_value(message: kv_pb2.KeyValue) -> KeyValue:
     )
 
 
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+
+
 def event(message: kv_pb2.Event) -> Event:
-    try:
-        kind = EventType(message.type)
-    except ValueError:
-        raise Internal(f"etcd sent a watch event of unknown type {message.type}") from None
-    return Event(
-        type=kind,
-        kv=key_value(message.kv),
-        prev_kv=key_value(message.prev_kv) if message.HasField("prev_kv") else None,
-    )
+    kind = _EVENT_TYPES.get(message.type)
+    if kind is None:
+        raise Internal(f"etcd sent a watch event of unknown type {message.type}")
+    prev_kv = key_value(message.prev_kv) if message.HasField("prev_kv") else None
+    return Event(kind, key_value(message.kv), prev_kv)  # Event(type, kv, prev_kv)
 
 
 def get_response(message: rpc_pb2.RangeResponse) -> GetResponse:
@@ -117,10 +116,9 @@ def put_response(message: rpc_pb2.PutResponse) -> PutResponse:
 
 
 def delete_response(message: rpc_pb2.DeleteRangeResponse) -> DeleteResponse:
+    # DeleteResponse(header, deleted, prev_kvs)
     return DeleteResponse(
-        header=_header_of(message),
-        deleted=message.deleted,
-        prev_kvs=tuple(key_value(kv) for kv in message.prev_kvs),
+        header(message.header), message.deleted, tuple(map(key_value, message.prev_kvs))
     )
 
 
@@ -145,10 +143,9 @@ def _response_op(
 
 
 def txn_response(message: rpc_pb2.TxnResponse) -> TxnResponse:
+    # TxnResponse(header, succeeded, responses)
     return TxnResponse(
-        header=_header_of(message),
-        succeeded=message.succeeded,
-        responses=tuple(_response_op(op) for op in message.responses),
+        header(message.header), message.succeeded, tuple(map(_response_op, message.responses))
     )
 
 

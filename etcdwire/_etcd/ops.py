@@ -167,16 +167,16 @@ def _resolve_range(
     raw = _as_bytes(key, "key")
     _as_flag(prefix, "prefix")
     _as_flag(from_key, "from_key")
-    chosen = [
-        name
-        for name, on in (
-            ("range_end", range_end is not None),
-            ("prefix", prefix),
-            ("from_key", from_key),
-        )
-        if on
-    ]
-    if len(chosen) > 1:
+    if (range_end is not None) + prefix + from_key > 1:
+        chosen = [
+            name
+            for name, on in (
+                ("range_end", range_end is not None),
+                ("prefix", prefix),
+                ("from_key", from_key),
+            )
+            if on
+        ]
         raise UsageError(f"{verb}: {' and '.join(chosen)} cannot be combined; choose one")
     if prefix:
         if not raw:  # Go: an empty prefix means every key
@@ -428,21 +428,31 @@ class GetOp(Op[rpc_pb2.RangeRequest, GetResponse]):
     def __post_init__(self) -> None:
         _check_key(self.key, "get")
         _check_range(self.key, self.range_end, "get")
-        for name in (
-            "limit",
-            "revision",
-            "min_mod_revision",
-            "max_mod_revision",
-            "min_create_revision",
-            "max_create_revision",
+        for value, name in (
+            (self.limit, "limit"),
+            (self.revision, "revision"),
+            (self.min_mod_revision, "min_mod_revision"),
+            (self.max_mod_revision, "max_mod_revision"),
+            (self.min_create_revision, "min_create_revision"),
+            (self.max_create_revision, "max_create_revision"),
         ):
-            _as_count(getattr(self, name), name)
-        for name in ("serializable", "keys_only", "count_only"):
-            _as_flag(getattr(self, name), name)
-        object.__setattr__(self, "sort_order", _as_member(self.sort_order, SortOrder, "sort_order"))
-        object.__setattr__(
-            self, "sort_target", _as_member(self.sort_target, SortTarget, "sort_target")
-        )
+            if type(value) is not int or not 0 <= value <= _INT64_MAX:
+                _as_count(value, name)  # raises, unless an int subclass in range
+        for flag, name in (
+            (self.serializable, "serializable"),
+            (self.keys_only, "keys_only"),
+            (self.count_only, "count_only"),
+        ):
+            if type(flag) is not bool:
+                _as_flag(flag, name)  # raises
+        if type(self.sort_order) is not SortOrder:  # a name: normalized to the member
+            object.__setattr__(
+                self, "sort_order", _as_member(self.sort_order, SortOrder, "sort_order")
+            )
+        if type(self.sort_target) is not SortTarget:
+            object.__setattr__(
+                self, "sort_target", _as_member(self.sort_target, SortTarget, "sort_target")
+            )
         for low, high in (
             ("min_mod_revision", "max_mod_revision"),
             ("min_create_revision", "max_create_revision"),
