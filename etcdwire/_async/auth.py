@@ -7,7 +7,6 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.convert_admin import (
     as_bytes,
@@ -34,6 +33,7 @@ from ..types import (
     UserGetResponse,
     UserListResponse,
 )
+from .channel import call_deadline
 from .manager import AsyncConnectionManager
 
 __all__ = ["AsyncAuth"]
@@ -58,12 +58,7 @@ class AsyncAuth:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     async def _call(
         self, method: Method[ReqT, RespT], request: ReqT, timeout: float | None

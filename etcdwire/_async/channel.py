@@ -36,7 +36,7 @@ from ..errors import (
 from ..trace import CallTrace, ConnectionTrace, FrameTrace, MessageTrace, TraceHook
 from .connection import AsyncConnection, StreamSlot
 
-__all__ = ["AsyncCall", "AsyncChannel", "ReceiveTimeout"]
+__all__ = ["AsyncCall", "AsyncChannel", "ReceiveTimeout", "call_deadline"]
 
 logger = logging.getLogger("etcdwire.channel")
 
@@ -48,15 +48,21 @@ _connection_ids = itertools.count(1)
 Metadata = Sequence[tuple[str, str | bytes]]
 
 
-def _deadline(timeout: float | None, deadline: float | None = None) -> float | None:
-    """The absolute deadline of a call: ``deadline`` if given, else now + ``timeout``."""
-    if deadline is not None:
-        return deadline
+def call_deadline(timeout: float | None, default: float | None = None) -> float | None:
+    """The absolute deadline of a call made now: now + ``timeout``, or + ``default`` when
+    ``timeout`` is None; None for no deadline. A timeout that is not positive is bad input."""
+    if timeout is None:
+        timeout = default
     if timeout is None:
         return None
     if timeout <= 0:
         raise UsageError(f"timeout must be positive, got {timeout!r}")
     return monotonic() + timeout
+
+
+def _deadline(timeout: float | None, deadline: float | None = None) -> float | None:
+    """The absolute deadline of a call: ``deadline`` if given, else now + ``timeout``."""
+    return deadline if deadline is not None else call_deadline(timeout)
 
 
 class ReceiveTimeout(DeadlineExceeded):

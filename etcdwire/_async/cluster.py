@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.convert import member_list
 from .._etcd.convert_admin import (
@@ -26,6 +25,7 @@ from ..types import (
     MemberRemoveResponse,
     MemberUpdateResponse,
 )
+from .channel import call_deadline
 from .manager import AsyncConnectionManager
 
 __all__ = ["AsyncCluster"]
@@ -45,12 +45,7 @@ class AsyncCluster:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     async def member_list(
         self, *, serializable: bool = False, timeout: float | None = None

@@ -9,7 +9,6 @@ import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
-from .._compat import monotonic
 from .._etcd import methods, ops
 from .._etcd.ops import AnyOp, Compare, Op
 from ..errors import UsageError
@@ -23,6 +22,7 @@ from ..types import (
     SortTarget,
     TxnResponse,
 )
+from .channel import call_deadline
 from .manager import AsyncConnectionManager
 
 __all__ = ["AsyncKV"]
@@ -81,12 +81,7 @@ class AsyncKV:
         self._max_request_bytes = max_request_bytes
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     async def do(self, op: Op[Any, R], *, timeout: float | None = None) -> R:
         """Send one operation (get, put, delete or txn) and return its typed response."""

@@ -32,7 +32,7 @@ from ..types import (
     LeaseRevokeResponse,
     LeaseTimeToLive,
 )
-from .channel import AsyncCall, ReceiveTimeout
+from .channel import AsyncCall, ReceiveTimeout, call_deadline
 from .manager import AsyncConnectionManager
 
 __all__ = ["AsyncKeptLease", "AsyncLease", "AsyncLeaseKeeper"]
@@ -254,8 +254,7 @@ class AsyncLease:
         self.keeper = AsyncLeaseKeeper(manager)
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        return None if timeout is None else monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     def __call__(self, ttl: int, *, lease_id: int = 0) -> AsyncKeptLease:
         """A lease to grant and keep alive (granted on entering the context manager or by

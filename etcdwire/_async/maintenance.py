@@ -51,7 +51,7 @@ from ..types import (
     MoveLeaderResponse,
     SnapshotInfo,
 )
-from .channel import AsyncChannel
+from .channel import AsyncChannel, call_deadline
 from .manager import AsyncConnectionManager
 
 __all__ = [
@@ -140,12 +140,7 @@ class AsyncMaintenance:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     # --- alarms -------------------------------------------------------------------------------
 

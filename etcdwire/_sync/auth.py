@@ -9,7 +9,6 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.convert_admin import (
     as_bytes,
@@ -36,6 +35,7 @@ from ..types import (
     UserGetResponse,
     UserListResponse,
 )
+from .channel import call_deadline
 from .manager import ConnectionManager
 
 __all__ = ["Auth"]
@@ -60,12 +60,7 @@ class Auth:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     def _call(
         self, method: Method[ReqT, RespT], request: ReqT, timeout: float | None

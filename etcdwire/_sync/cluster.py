@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.convert import member_list
 from .._etcd.convert_admin import (
@@ -28,6 +27,7 @@ from ..types import (
     MemberRemoveResponse,
     MemberUpdateResponse,
 )
+from .channel import call_deadline
 from .manager import ConnectionManager
 
 __all__ = ["Cluster"]
@@ -47,12 +47,7 @@ class Cluster:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     def member_list(
         self, *, serializable: bool = False, timeout: float | None = None

@@ -15,7 +15,6 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.convert_admin import (
     as_bytes,
@@ -28,7 +27,7 @@ from .._etcd.convert_admin import (
 from .._pb import v3election_pb2
 from ..errors import CallCancelled, EtcdError, UsageError
 from ..types import LeaderKey, LeaderResponse, ProclaimResponse, ResignResponse
-from .channel import Call, ReceiveTimeout
+from .channel import Call, ReceiveTimeout, call_deadline
 from .lock import LeaseLike, lease_id_of
 from .manager import ConnectionManager
 
@@ -132,12 +131,7 @@ class ElectionService:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None, *, default: float | None) -> float | None:
-        timeout = default if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, default)
 
     def campaign(
         self,

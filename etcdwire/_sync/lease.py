@@ -34,7 +34,7 @@ from ..types import (
     LeaseRevokeResponse,
     LeaseTimeToLive,
 )
-from .channel import Call, ReceiveTimeout
+from .channel import Call, ReceiveTimeout, call_deadline
 from .manager import ConnectionManager
 
 __all__ = ["KeptLease", "Lease", "LeaseKeeper"]
@@ -256,8 +256,7 @@ class Lease:
         self.keeper = LeaseKeeper(manager)
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        return None if timeout is None else monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     def __call__(self, ttl: int, *, lease_id: int = 0) -> KeptLease:
         """A lease to grant and keep alive (granted on entering the context manager or by

@@ -53,7 +53,7 @@ from ..types import (
     MoveLeaderResponse,
     SnapshotInfo,
 )
-from .channel import Channel
+from .channel import Channel, call_deadline
 from .manager import ConnectionManager
 
 __all__ = [
@@ -142,12 +142,7 @@ class Maintenance:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, self._timeout)
 
     # --- alarms -------------------------------------------------------------------------------
 
