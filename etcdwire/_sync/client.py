@@ -41,7 +41,10 @@ class Client:
     refreshed as needed) or a static ``token``.
 
     Services: ``kv`` (also reachable as ``get``/``put``/``delete``/``txn`` on the client),
-    ``lease``. Use as a context manager, or call :meth:`close`.
+    ``lease``, :meth:`watch`, ``cluster``, ``maintenance``, ``auth``, ``lock`` and
+    ``election`` (etcd's server-side v3lock and v3election). The client-side recipes (Session,
+    Mutex, Election, STM...) are in ``etcdwire`` and take a client. Use as a context manager,
+    or call :meth:`close`.
     """
 
     def __init__(
