@@ -370,7 +370,7 @@ class CallState:
     def _settle(self, status: Status, *, reset: int = H2ErrorCode.CANCEL) -> Status:
         """Fix the final status and work out which RST_STREAM, if any, the peer is owed."""
         self.status = status
-        self._phase = CallPhase.DONE
+        self._phase = _D
         if self._reset_received or not self._started:
             self._pending_reset = None
         elif self._remote_closed:

@@ -259,7 +259,8 @@ class RequestHeaderTemplate:
         check_request_headers([*self._before, (name, b"0"), *self._after])
         self._before_block = b"".join(_encode_field(n, v) for n, v in self._before)
         self._after_block = b"".join(_encode_field(n, v) for n, v in self._after)
-        # The field's encoding up to its value (a literal), or whole if the static table has it.
+        # The field as a literal, up to its value; fill() indexes the static table instead when
+        # that has the whole field.
         self._literal = _encode_name(name)
 
     def fill(self, value: bytes | None) -> CheckedHeaders:
