@@ -13,6 +13,7 @@ Public interface::
     initiate_connection() -> None
     receive_data(data: bytes | bytearray | memoryview) -> list[Event]
     data_to_send(amount: int | None = None) -> bytes
+    has_data_to_send -> bool                            # without building the bytes
     get_next_available_stream_id() -> int
     open_stream(headers, end_stream=False) -> int      # allocate the id and send HEADERS at once
     send_headers(stream_id, headers, end_stream=False) -> None
@@ -305,6 +306,12 @@ class H2Connection:
         return None if stream is None else stream.inbound
 
     # --- output ---------------------------------------------------------------------------
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when :meth:`data_to_send` would return something: a cheap check for the I/O
+        layer before it takes a write lock."""
+        return bool(self._ctrl or self._out or self._head)
 
     def data_to_send(self, amount: int | None = None) -> bytes:
         """Everything queued for the wire (or its first ``amount`` octets)."""
