@@ -516,6 +516,8 @@ class AsyncConnection:
         await self._flush()
 
     async def _flush(self) -> None:
+        if not self._h2.has_data_to_send:
+            return  # the common case before a read: nothing queued, no locks taken
         async with self._write_lock:
             async with self._cond:
                 data = self._h2.data_to_send()

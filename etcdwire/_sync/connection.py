@@ -518,6 +518,8 @@ class Connection:
         self._flush()
 
     def _flush(self) -> None:
+        if not self._h2.has_data_to_send:
+            return  # the common case before a read: nothing queued, no locks taken
         with self._write_lock:
             with self._cond:
                 data = self._h2.data_to_send()
