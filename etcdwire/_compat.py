@@ -47,17 +47,9 @@ class AsyncLock:
         self._lock.release()
 
 
-class Lock:
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
+#: The blocking twin of AsyncLock is the plain thread lock: it is taken several times per
+#: call, and a wrapper's method calls would cost more than the lock itself.
+Lock = threading.Lock
 
 
 class AsyncCondition:

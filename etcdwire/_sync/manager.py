@@ -87,7 +87,6 @@ class ConnectionManager:
         self._channels: dict[str, Channel] = {}
         self._auth_lock = Lock()
         self._closed = False
-        self._pid = os.getpid()
         self._inherited: list[Channel] = []
         _managers.add(self)
 
@@ -118,7 +117,13 @@ class ConnectionManager:
         table's backoff) when needed, moving on to other endpoints when one fails."""
         if self._closed:
             raise UsageError("the client is closed")
-        self._check_fork()
+        if not exclude and self.table.policy == "pinned":
+            # The common case: the pinned endpoint's connection is up.
+            pinned = self.table.pinned
+            current = self._channels.get(pinned) if pinned is not None else None
+            connection = current.connection if current is not None else None
+            if current is not None and connection is not None and connection.usable:
+                return current
         attempts: list[tuple[str, BaseException]] = []
         excluded = set(exclude)
         while True:
@@ -302,13 +307,8 @@ class ConnectionManager:
 
     # --- life cycle -------------------------------------------------------------------------
 
-    def _check_fork(self) -> None:
-        if os.getpid() != self._pid:
-            self._after_fork()
-
     def _after_fork(self) -> None:
         """In a forked child, never touch the parent's sockets: forget them and reconnect."""
-        self._pid = os.getpid()
         # Keep the inherited channels alive and untouched: finalising them would close the
         # sockets, and for asyncio also unregister them from the epoll instance the child
         # shares with the parent, which would stall the parent's connections.
