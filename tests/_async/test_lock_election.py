@@ -5,10 +5,6 @@ points 1 and 3)."""
 
 from __future__ import annotations
 
-import os
-import select
-import signal
-import subprocess
 import uuid
 from typing import Any
 
@@ -23,60 +19,14 @@ from etcdwire import (
     UsageError,
 )
 from etcdwire._compat import asleep, aspawn, monotonic
-from etcdwire.tools.embedded import find_etcd_binary
 from etcdwire.types import LeaderKey, LeaderResponse
+from tests.etcdctl_process import EtcdctlProcess as Ctl
 
 pytestmark = pytest.mark.etcd
 
 
 def name() -> str:
     return f"le-{uuid.uuid4().hex[:8]}"
-
-
-class Ctl:
-    """etcdctl running in the background (``lock``, ``elect``), its output read line by line
-    with a deadline. Started without a preexec_fn, so no at-fork handler runs in the child."""
-
-    def __init__(self, member: Any, *args: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
-        env["ETCDCTL_API"] = "3"
-        self.proc = subprocess.Popen(
-            [find_etcd_binary("etcdctl"), f"--endpoints={member.url}", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        self._buffer = b""
-
-    def read_line(self, timeout: float) -> str | None:
-        """The next line printed, or None if nothing came within ``timeout`` seconds."""
-        assert self.proc.stdout is not None
-        end = monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = end - monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
-            if not ready:
-                return None
-            chunk = os.read(self.proc.stdout.fileno(), 4096)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
-
-    def stop(self) -> None:
-        """SIGTERM: etcdctl closes its session (revoking its lease), then exits."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 async def wait_until(predicate: Any, timeout: float, what: str) -> None:
