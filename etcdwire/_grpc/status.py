@@ -7,11 +7,11 @@ Sources: grpc/grpc ``doc/PROTOCOL-HTTP2.md`` ("Responses", "Errors"),
 from __future__ import annotations
 
 import binascii
-import enum
 import http
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from etcdwire._h2.frames import ErrorCode
 from etcdwire.errors import EtcdError, StatusCode, error_from_status
 
 __all__ = [
@@ -30,23 +30,8 @@ __all__ = [
 Headers = Iterable[tuple[bytes, bytes]]
 
 
-class H2ErrorCode(enum.IntEnum):
-    """RFC 9113 §7 error codes, as far as this layer needs them."""
-
-    NO_ERROR = 0x0
-    PROTOCOL_ERROR = 0x1
-    INTERNAL_ERROR = 0x2
-    FLOW_CONTROL_ERROR = 0x3
-    SETTINGS_TIMEOUT = 0x4
-    STREAM_CLOSED = 0x5
-    FRAME_SIZE_ERROR = 0x6
-    REFUSED_STREAM = 0x7
-    CANCEL = 0x8
-    COMPRESSION_ERROR = 0x9
-    CONNECT_ERROR = 0xA
-    ENHANCE_YOUR_CALM = 0xB
-    INADEQUATE_SECURITY = 0xC
-    HTTP_1_1_REQUIRED = 0xD
+#: RFC 9113 §7 error codes: the HTTP/2 layer's table (gRPC sits on HTTP/2, so it may use it).
+H2ErrorCode = ErrorCode
 
 
 @dataclass(frozen=True, slots=True)
