@@ -16,11 +16,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 __all__ = [
-    "AsyncCondition",
     "AsyncEvent",
     "AsyncLock",
     "AsyncTask",
-    "Condition",
     "Event",
     "Lock",
     "Task",
@@ -50,58 +48,6 @@ class AsyncLock:
 #: The blocking twin of AsyncLock is the plain thread lock: it is taken several times per
 #: call, and a wrapper's method calls would cost more than the lock itself.
 Lock = threading.Lock
-
-
-class AsyncCondition:
-    """A condition variable whose ``wait`` takes a timeout and says whether it was notified."""
-
-    __slots__ = ("_cond",)
-
-    def __init__(self) -> None:
-        self._cond = asyncio.Condition()
-
-    async def __aenter__(self) -> None:
-        await self._cond.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._cond.release()
-
-    async def wait(self, timeout: float | None) -> bool:
-        if timeout is None:
-            await self._cond.wait()
-            return True
-        if timeout <= 0:
-            return False
-        try:
-            async with asyncio.timeout(timeout):
-                await self._cond.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    def notify_all(self) -> None:
-        self._cond.notify_all()
-
-
-class Condition:
-    __slots__ = ("_cond",)
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-
-    def __enter__(self) -> None:
-        self._cond.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._cond.release()
-
-    def wait(self, timeout: float | None) -> bool:
-        if timeout is not None and timeout <= 0:
-            return False
-        return self._cond.wait(timeout)
-
-    def notify_all(self) -> None:
-        self._cond.notify_all()
 
 
 class AsyncEvent:
