@@ -1,36 +1,76 @@
-"""The ``etcdwire`` command."""
+"""The ``etcdwire`` command.
+
+``etcdwire demo|spy|bench ...`` run those tools (each parses its own flags); every other command
+line is an etcdctl-style command (``get``, ``put``, ``watch``, ``lease grant``...), handled by
+:mod:`etcdwire.tools.ctl`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import logging
+import contextlib
+import importlib
+import signal
 import sys
+from collections.abc import Callable
 
-from ..errors import EtcdError
+__all__ = ["TOOLS", "main"]
+
+#: First words that run a tool of their own: word -> module under etcdwire.tools.
+TOOLS = {"demo": "demo", "spy": "spy", "bench": "bench"}
+
+EXIT_INTERRUPTED = 130
+
+
+def _tool(word: str) -> Callable[[list[str]], int] | None:
+    name = f"etcdwire.tools.{TOOLS[word]}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+    entry: Callable[[list[str]], int] = module.main
+    return entry
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
-        prog="etcdwire", description="etcd v3 client with its own HTTP/2 and gRPC transport"
-    )
-    parser.add_argument("command", choices=["demo"], help="what to run")
-    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
-    known, rest = parser.parse_known_args(args[:1] + [a for a in args[1:] if a == "--debug"])
-    logging.basicConfig(level=logging.DEBUG if known.debug else logging.WARNING)
-    rest = [a for a in args[1:] if a != "--debug"]
     try:
-        if known.command == "demo":
-            from .demo import main as demo_main
+        if args and args[0] in TOOLS:
+            entry = _tool(args[0])
+            if entry is None:
+                sys.stderr.write(f"Error: `etcdwire {args[0]}` is not available in this build\n")
+                return 1
+            return _tool_main(entry, args[1:])
+        from .ctl import run
 
-            return demo_main(rest)
-    except EtcdError as exc:
-        sys.stderr.write(f"etcdwire: error: {exc}\n")
-        return 1
+        return run(args)
     except KeyboardInterrupt:
-        return 130
-    return 2
+        return EXIT_INTERRUPTED
+
+
+def _tool_main(entry: Callable[[list[str]], int], rest: list[str]) -> int:
+    from ..errors import EtcdError
+
+    try:
+        return entry(rest)
+    except EtcdError as exc:
+        sys.stderr.write(f"Error: {' '.join(str(exc).split())}\n")
+        return 1
+
+
+def _quiet_exit(code: int) -> None:
+    """Exit without Python's noise: no traceback for a Ctrl-C that arrives during shutdown,
+    no 'Exception ignored' for a closed pipe."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    _quiet_exit(status)
