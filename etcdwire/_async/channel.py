@@ -138,8 +138,12 @@ class AsyncChannel:
         options = self.options
         remaining = None if deadline is None else max(deadline - monotonic(), 0.001)
         connect_timeout = options.connect_timeout
+        dns_timeout = options.dns_timeout
+        tls_timeout = options.tls_handshake_timeout
         if remaining is not None:
             connect_timeout = min(connect_timeout, remaining)
+            dns_timeout = min(dns_timeout, remaining)
+            tls_timeout = min(tls_timeout, remaining)
         connection_id = next(_connection_ids)
         trace = self._trace
         if trace is not None:
@@ -149,7 +153,9 @@ class AsyncChannel:
             ssl_context=self._ssl_context,
             server_hostname=self._tls.server_hostname if self._tls else None,
             connect_timeout=connect_timeout,
-            tls_timeout=options.tls_handshake_timeout,
+            tls_timeout=tls_timeout,
+            dns_timeout=dns_timeout,
+            spin=options.read_spin_time,
         )
         frame_hook: Callable[[Any], None] | None = None
         if trace is not None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from .._backends.base import Address, TLSConfig, parse_address
-from .._compat import AsyncLock, asleep, monotonic
+from .._compat import AsyncEvent, AsyncLock, AsyncTask, asleep, aspawn, monotonic
 from .._etcd import methods
 from .._etcd.auth import TokenState
 from .._etcd.endpoints import EndpointStatus, EndpointTable, Policy, endpoints_from_members
@@ -54,6 +54,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_connections_in_child)
 
 
+def _summarise(attempts: list[tuple[str, BaseException]]) -> str:
+    """The distinct recent connect errors, for a message: ``: a; b`` (empty when none)."""
+    seen: dict[str, None] = {}
+    for endpoint, error in reversed(attempts):
+        text = str(error)
+        seen.setdefault(text if endpoint in text else f"{endpoint}: {text}", None)
+        if len(seen) == 3:
+            break
+    return (": " + "; ".join(reversed(seen))) if seen else ""
+
+
 class AsyncConnectionManager:
     """Channels to every endpoint, used one at a time (pinned) or in turn (round robin)."""
 
@@ -69,6 +80,7 @@ class AsyncConnectionManager:
         password: str | None = None,
         token: str | None = None,
         trace: TraceHook | None = None,
+        auto_sync_interval: float | None = None,
     ) -> None:
         if isinstance(endpoints, str):
             endpoints = [endpoints]
@@ -86,6 +98,11 @@ class AsyncConnectionManager:
         self._auth_lock = AsyncLock()
         self._closed = False
         self._inherited: list[AsyncChannel] = []
+        if auto_sync_interval is not None and auto_sync_interval <= 0:
+            raise UsageError(f"auto_sync_interval must be positive, got {auto_sync_interval!r}")
+        self.auto_sync_interval = auto_sync_interval
+        self._auto_sync: AsyncTask | None = None
+        self._stopping = AsyncEvent()
         _managers.add(self)
 
     # --- endpoints and channels -------------------------------------------------------------
@@ -131,10 +148,8 @@ class AsyncConnectionManager:
                 remaining = None if deadline is None else deadline - now
                 if remaining is not None and remaining <= pick.wait:
                     raise NoEndpointAvailable(
-                        "every endpoint is backing off past the call's deadline: "
-                        + "; ".join(f"{ep}: {err}" for ep, err in attempts[-3:])
-                        if attempts
-                        else "every endpoint is backing off past the call's deadline",
+                        "every endpoint is backing off past the call's deadline"
+                        + _summarise(attempts),
                         attempts=attempts,
                     )
                 await asleep(pick.wait)
@@ -165,7 +180,24 @@ class AsyncConnectionManager:
                     ) from exc
                 continue
             self.table.ready(pick.endpoint, monotonic())
+            if self.auto_sync_interval is not None and self._auto_sync is None:
+                self._auto_sync = aspawn(self._auto_sync_loop, name="etcdwire-endpoint-sync")
             return channel
+
+    async def _auto_sync_loop(self) -> None:
+        """Go's AutoSyncInterval: refresh the endpoint list from MemberList periodically.
+        A failed sync keeps the current list and tries again at the next interval."""
+        interval = self.auto_sync_interval
+        assert interval is not None
+        while not self._closed:
+            if await self._stopping.wait(interval) or self._closed:
+                return
+            try:
+                endpoints = await self.sync_endpoints(monotonic() + min(interval, 10.0))
+            except EtcdError as exc:
+                logger.info("endpoint auto-sync failed, keeping %s: %s", self.endpoints, exc)
+            else:
+                logger.debug("endpoint auto-sync: %s", endpoints)
 
     async def sync_endpoints(self, deadline: float | None = None) -> list[str]:
         """Replace the endpoint list with the cluster's members' client URLs (linearizable
@@ -313,11 +345,17 @@ class AsyncConnectionManager:
         self._inherited.extend(self._channels.values())
         self._channels = {}
         self._auth_lock = AsyncLock()
+        self._auto_sync = None  # the parent's task or thread does not exist here
+        self._stopping = AsyncEvent()
         for endpoint in self.table.endpoints:
             self.table.idle(endpoint, monotonic())
 
     async def aclose(self) -> None:
         self._closed = True
+        self._stopping.set()
+        if self._auto_sync is not None:
+            await self._auto_sync.join(5.0)
+            self._auto_sync = None
         channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
             await channel.aclose()

@@ -91,29 +91,57 @@ async def open_stream(
     server_hostname: str | None = None,
     connect_timeout: float | None = 20.0,
     tls_timeout: float | None = 20.0,
+    dns_timeout: float | None = 20.0,
+    spin: float = 0.0,
 ) -> AsyncSocketStream:
-    """Connect (TCP or Unix socket, then TLS with ALPN h2 when asked)."""
+    """Resolve (bounded by ``dns_timeout``), connect (TCP or Unix socket, each address bounded
+    by ``connect_timeout``), then TLS with ALPN h2 when asked (``tls_timeout``).
+
+    ``spin`` is the blocking driver's busy-wait time; an event loop never busy-waits, so it is
+    accepted and ignored here."""
+    del spin
     endpoint = str(address)
     if address.tls and ssl_context is None:
         raise ConnectFailed("https endpoint without a TLS context", endpoint=endpoint)
     ctx = ssl_context if address.tls else None
-    with map_connect_errors(endpoint, "connect"):
-        async with asyncio.timeout(connect_timeout):
-            if address.unix_path is not None:
+    if address.unix_path is not None:
+        with map_connect_errors(endpoint, "connect"):
+            async with asyncio.timeout(connect_timeout):
                 reader, writer = await asyncio.open_unix_connection(
                     address.unix_path,
                     ssl=ctx,
                     server_hostname=(server_hostname or "localhost") if ctx else None,
                     ssl_handshake_timeout=tls_timeout if ctx else None,
                 )
-            else:
-                reader, writer = await asyncio.open_connection(
-                    address.host,
-                    address.port,
-                    ssl=ctx,
-                    server_hostname=(server_hostname or address.host) if ctx else None,
-                    ssl_handshake_timeout=tls_timeout if ctx else None,
+    else:
+        loop = asyncio.get_running_loop()
+        with map_connect_errors(endpoint, "DNS lookup"):
+            async with asyncio.timeout(dns_timeout):
+                addresses = await loop.getaddrinfo(
+                    address.host, address.port, type=socket.SOCK_STREAM
                 )
+        error: BaseException | None = None
+        for family, _, _, _, sockaddr in addresses:
+            with map_connect_errors(endpoint, "connect"):
+                try:
+                    async with asyncio.timeout(connect_timeout):
+                        reader, writer = await asyncio.open_connection(
+                            str(sockaddr[0]),
+                            int(sockaddr[1]),
+                            family=family,
+                            ssl=ctx,
+                            server_hostname=(server_hostname or address.host) if ctx else None,
+                            ssl_handshake_timeout=tls_timeout if ctx else None,
+                        )
+                except (OSError, TimeoutError) as exc:
+                    if isinstance(exc, ssl.SSLError):
+                        raise
+                    error = exc
+                    continue
+                break
+        else:
+            with map_connect_errors(endpoint, "connect"):
+                raise error if error is not None else OSError("no address to connect to")
     sock = writer.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -38,7 +38,9 @@ class Client:
     seconds (None: no deadline). TLS: pass ``tls=TLSConfig(...)`` or the ``ca_file`` /
     ``cert_file`` / ``key_file`` shortcuts; verification is on unless
     ``insecure_skip_verify``. Auth: ``username`` and ``password`` (the token is fetched and
-    refreshed as needed) or a static ``token``.
+    refreshed as needed) or a static ``token``. ``auto_sync_interval`` (seconds) refreshes the
+    endpoint list from the cluster's members periodically, as Go's ``AutoSyncInterval``; a
+    one-off :meth:`sync_endpoints` does it on demand.
 
     Services: ``kv`` (also reachable as ``get``/``put``/``delete``/``txn`` on the client),
     ``lease``, :meth:`watch`, ``cluster``, ``maintenance``, ``auth``, ``lock`` and
@@ -70,6 +72,7 @@ class Client:
         retry_idempotent_writes: bool = False,
         options: ChannelOptions | None = None,
         trace: TraceHook | None = None,
+        auto_sync_interval: float | None = None,
     ) -> None:
         if tls is None and (ca_file or cert_file or key_file or server_hostname):
             tls = TLSConfig(
@@ -100,6 +103,7 @@ class Client:
             password=password,
             token=token,
             trace=trace,
+            auto_sync_interval=auto_sync_interval,
         )
         self.kv = KV(
             self.manager,

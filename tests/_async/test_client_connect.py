@@ -1,0 +1,98 @@
+"""Connecting (issue "The client", connection manager): ``unix://`` endpoints on a real etcd,
+a DNS lookup bounded by its own timeout, and endpoint auto-sync from MemberList."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etcdwire import AsyncClient
+from etcdwire._compat import asleep
+from etcdwire._options import ChannelOptions
+from etcdwire.errors import (
+    ConnectFailed,
+    DeadlineExceeded,
+    EtcdError,
+    NoEndpointAvailable,
+    UsageError,
+)
+
+pytestmark = pytest.mark.etcd
+
+
+async def test_unix_socket_endpoint_on_real_etcd(
+    etcd_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """etcd listens on ``unix://host:port`` as a socket file named ``host:port`` in its working
+    directory; the client reaches it as ``unix://<absolute path>``."""
+    monkeypatch.chdir(tmp_path)
+    member = etcd_factory(start=False)
+    member.extra_args.append(f"--listen-client-urls={member.url},unix://etcd.sock:0")
+    member.start()
+    path = tmp_path / "etcd.sock:0"
+    assert path.is_socket()
+    async with AsyncClient(f"unix://{path}", timeout=10) as client:
+        put = await client.put("over/unix", "socket")
+        got = await client.get("over/unix")
+        assert got.kvs[0].value == b"socket"
+        assert got.header.revision == put.header.revision
+        (row,) = client.info()
+        assert row.endpoint == f"unix://{path}" and row.active
+    async with AsyncClient(member.url, timeout=10) as tcp:  # the same store over TCP
+        assert (await tcp.get("over/unix")).kvs[0].value == b"socket"
+
+
+async def test_dns_lookup_has_its_own_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that hangs costs ``dns_timeout``, not the connect timeout or the call's."""
+    real = socket.getaddrinfo
+
+    def stalled(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "stalled.example":
+            time.sleep(3)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    options = ChannelOptions(dns_timeout=0.3, connect_timeout=20.0)
+    async with AsyncClient("stalled.example:2379", options=options, timeout=2.5) as client:
+        started = time.monotonic()
+        with pytest.raises(EtcdError) as caught:
+            await client.get("k")
+        took = time.monotonic() - started
+    assert isinstance(caught.value, DeadlineExceeded | NoEndpointAvailable)
+    assert "DNS lookup timed out" in str(caught.value)
+    assert took < 2.5 + 0.5
+    (row,) = client.info()
+    assert "DNS lookup timed out" in (row.last_error or "")
+
+
+async def test_dns_failure_is_a_typed_connect_error() -> None:
+    async with AsyncClient("no-such-host.invalid:2379", timeout=3) as client:
+        with pytest.raises(EtcdError) as caught:
+            await client.get("k")
+    assert isinstance(caught.value, NoEndpointAvailable | ConnectFailed)
+    assert str(caught.value).count("DNS lookup failed") == 1  # said once, not per attempt
+    (row,) = client.info()
+    assert "DNS lookup failed" in (row.last_error or "")
+
+
+@pytest.mark.cluster
+async def test_auto_sync_learns_every_member_from_one(etcd_cluster: Any) -> None:
+    """Go's AutoSyncInterval: start from one member, the list grows to all of them."""
+    first = etcd_cluster.members[0]
+    async with AsyncClient(first.url, auto_sync_interval=0.3, timeout=10) as client:
+        await client.put("auto/sync", "1")
+        for _ in range(100):
+            if sorted(client.endpoints) == sorted(etcd_cluster.urls):
+                break
+            await asleep(0.1)
+        assert sorted(client.endpoints) == sorted(etcd_cluster.urls)
+        assert (await client.get("auto/sync")).kvs[0].value == b"1"
+
+
+def test_auto_sync_interval_must_be_positive() -> None:
+    with pytest.raises(UsageError):
+        AsyncClient("127.0.0.1:2379", auto_sync_interval=0)
