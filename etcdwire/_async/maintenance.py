@@ -51,13 +51,12 @@ from ..types import (
     MoveLeaderResponse,
     SnapshotInfo,
 )
-from .channel import AsyncChannel, call_deadline
+from .channel import call_deadline
 from .manager import AsyncConnectionManager
 
 __all__ = [
     "AsyncMaintenance",
     "ProgressCallback",
-    "endpoint_channel",
     "leader_endpoint",
     "unary_at",
 ]
@@ -74,13 +73,6 @@ ProgressCallback = Callable[[int, int | None], Any]
 _LEADER_ATTEMPTS = 3
 
 
-def endpoint_channel(manager: AsyncConnectionManager, endpoint: str) -> AsyncChannel:
-    """The channel to ``endpoint``: the client's own when it is one of its endpoints, else
-    one opened for it (kept, and closed with the client)."""
-    tls = any(e.startswith(("https://", "unixs://")) for e in manager.endpoints)
-    return manager._channel(str(parse_address(endpoint, default_tls=tls)))
-
-
 async def unary_at(
     manager: AsyncConnectionManager,
     method: Method[ReqT, RespT],
@@ -93,7 +85,7 @@ async def unary_at(
     the usual retry rules."""
     if endpoint is None:
         return await manager.unary(method, request, deadline=deadline)
-    channel = endpoint_channel(manager, endpoint)
+    channel = manager.channel_for(endpoint)
     tokens = manager.tokens
     for attempt in range(2):
         metadata = await manager.metadata(deadline)
@@ -347,7 +339,7 @@ class AsyncMaintenance:
         if endpoint is None:
             channel = await self._manager.channel(deadline)
         else:
-            channel = endpoint_channel(self._manager, endpoint)
+            channel = self._manager.channel_for(endpoint)
         metadata = await self._manager.metadata(deadline, for_stream=True)
         receiver = SnapshotReceiver()
         call = channel.new_call(methods.MAINTENANCE_SNAPSHOT, deadline=deadline, metadata=metadata)

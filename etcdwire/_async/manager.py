@@ -125,6 +125,17 @@ class AsyncConnectionManager:
             self._channels[endpoint] = channel
         return channel
 
+    def channel_for(self, endpoint: str) -> AsyncChannel:
+        """The channel to one given member (for calls meant for it, such as Status or
+        Defragment): the client's own when it is one of its endpoints, else one opened for it,
+        kept and closed with the client. It connects on first use."""
+        if self._closed:
+            raise UsageError("the client is closed")
+        tls = self._tls is not None or any(
+            e.startswith(("https://", "unixs://")) for e in self.endpoints
+        )
+        return self._channel(str(parse_address(endpoint, default_tls=tls)))
+
     async def channel(
         self, deadline: float | None, *, exclude: Sequence[str] = ()
     ) -> AsyncChannel:

@@ -53,13 +53,12 @@ from ..types import (
     MoveLeaderResponse,
     SnapshotInfo,
 )
-from .channel import Channel, call_deadline
+from .channel import call_deadline
 from .manager import ConnectionManager
 
 __all__ = [
     "Maintenance",
     "ProgressCallback",
-    "endpoint_channel",
     "leader_endpoint",
     "unary_at",
 ]
@@ -76,13 +75,6 @@ ProgressCallback = Callable[[int, int | None], Any]
 _LEADER_ATTEMPTS = 3
 
 
-def endpoint_channel(manager: ConnectionManager, endpoint: str) -> Channel:
-    """The channel to ``endpoint``: the client's own when it is one of its endpoints, else
-    one opened for it (kept, and closed with the client)."""
-    tls = any(e.startswith(("https://", "unixs://")) for e in manager.endpoints)
-    return manager._channel(str(parse_address(endpoint, default_tls=tls)))
-
-
 def unary_at(
     manager: ConnectionManager,
     method: Method[ReqT, RespT],
@@ -95,7 +87,7 @@ def unary_at(
     the usual retry rules."""
     if endpoint is None:
         return manager.unary(method, request, deadline=deadline)
-    channel = endpoint_channel(manager, endpoint)
+    channel = manager.channel_for(endpoint)
     tokens = manager.tokens
     for attempt in range(2):
         metadata = manager.metadata(deadline)
@@ -349,7 +341,7 @@ class Maintenance:
         if endpoint is None:
             channel = self._manager.channel(deadline)
         else:
-            channel = endpoint_channel(self._manager, endpoint)
+            channel = self._manager.channel_for(endpoint)
         metadata = self._manager.metadata(deadline, for_stream=True)
         receiver = SnapshotReceiver()
         call = channel.new_call(methods.MAINTENANCE_SNAPSHOT, deadline=deadline, metadata=metadata)

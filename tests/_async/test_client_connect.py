@@ -96,3 +96,24 @@ async def test_auto_sync_learns_every_member_from_one(etcd_cluster: Any) -> None
 def test_auto_sync_interval_must_be_positive() -> None:
     with pytest.raises(UsageError):
         AsyncClient("127.0.0.1:2379", auto_sync_interval=0)
+
+
+async def test_channel_for_reuses_the_clients_channel_and_reaches_other_members(
+    etcd: Any, etcd_factory: Any
+) -> None:
+    """``manager.channel_for(endpoint)``: the client's own channel for one of its endpoints
+    (however the URL is spelled), a kept extra one for any other member."""
+    other = etcd_factory()
+    async with AsyncClient(etcd.url, timeout=10) as client:
+        await client.get("k")
+        manager = client.manager
+        own = manager.channel_for(etcd.url)
+        assert own is manager.channel_for(etcd.endpoint)  # host:port names the same channel
+        assert own.connection is not None and own.connection.usable
+        extra = manager.channel_for(other.url)
+        assert extra is not own and extra.endpoint == other.url
+        status = await client.maintenance.status(endpoint=other.url)
+        assert extra.connection is not None and extra.connection.usable
+        assert status.header.member_id != (await client.maintenance.status()).header.member_id
+    with pytest.raises(UsageError):
+        manager.channel_for(etcd.url)
