@@ -1,0 +1,391 @@
+"""``etcdwire spy``: a transparent proxy in front of etcd that decodes its gRPC traffic live.
+
+Every client connection gets its own upstream connection; bytes are forwarded both ways
+unchanged and, on the side, decoded by :class:`~etcdwire.tools.spy_decode.ConnectionSniffer`:
+each RPC named from its ``:path``, request and response messages as protobuf text, per-call
+latency (request HEADERS to trailers) and status, and RST_STREAM, GOAWAY and PING as they pass
+(``--frames`` shows every frame). Passwords and tokens are redacted. ``>>`` is client to server,
+``<<`` server to client.
+
+TLS: ``--tls-cert``/``--tls-key`` terminate TLS toward clients (ALPN h2); ``--upstream-tls``
+(with ``--upstream-cacert``) connects to etcd over TLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import signal
+import ssl
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from ..errors import ConnectFailed, EtcdError, UsageError
+from ..trace import ConnectionTrace, FrameTrace, TraceEvent
+from .spy_decode import CLIENT, SERVER, ConnectionSniffer
+from .tracefmt import JsonTraceWriter, TracePrinter, colour_enabled
+
+__all__ = ["Spy", "main", "parse_address"]
+
+_CHUNK = 256 * 1024
+#: Frames shown without ``--frames``: the connection- and stream-level events.
+_ALWAYS_SHOWN = frozenset(("RST_STREAM", "GOAWAY", "PING"))
+
+
+def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``HOST:PORT``, ``[V6]:PORT``, ``:PORT`` or a URL ``http(s)://HOST:PORT``."""
+    value = text.strip()
+    for scheme in ("http://", "https://", "unix://"):
+        if value.startswith(scheme):
+            value = value[len(scheme) :]
+    value = value.rstrip("/")
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"bad address {text!r}: expected HOST:PORT")
+    host = host.strip("[]") or default_host
+    return host, int(port)
+
+
+def _client_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load the TLS certificate {cert} / key {key}: {exc}") from exc
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+def _upstream_context(cafile: str | None, insecure: bool) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load the upstream CA file {cafile}: {exc}") from exc
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+class Spy:
+    """The proxy. ``emit`` receives every trace event the spy chooses to show."""
+
+    def __init__(
+        self,
+        listen: tuple[str, int],
+        upstream: tuple[str, int],
+        emit: Callable[[TraceEvent], None],
+        *,
+        server_ssl: ssl.SSLContext | None = None,
+        upstream_ssl: ssl.SSLContext | None = None,
+        frames: bool = False,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.listen = listen
+        self.upstream = upstream
+        self._emit = emit
+        self.server_ssl = server_ssl
+        self.upstream_ssl = upstream_ssl
+        self.frames = frames
+        self.connect_timeout = connect_timeout
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self.connections = 0
+
+    @property
+    def upstream_text(self) -> str:
+        host, port = self.upstream
+        return f"{'[' + host + ']' if ':' in host else host}:{port}"
+
+    def show(self, event: TraceEvent) -> None:
+        if (
+            isinstance(event, FrameTrace)
+            and not self.frames
+            and event.record.frame_type not in _ALWAYS_SHOWN
+        ):
+            return
+        self._emit(event)
+
+    async def check_upstream(self) -> None:
+        """Raise ConnectFailed unless a TCP connection to the upstream opens."""
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(*self.upstream), self.connect_timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise ConnectFailed(
+                f"upstream {self.upstream_text} is unreachable: {_reason(exc)}"
+            ) from exc
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    async def start(self) -> asyncio.Server:
+        host, port = self.listen
+        try:
+            self._server = await asyncio.start_server(
+                self._accepted,
+                host,
+                port,
+                ssl=self.server_ssl,
+                ssl_handshake_timeout=10.0 if self.server_ssl else None,
+                reuse_address=True,
+                backlog=512,
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {_reason(exc)}") from exc
+        return self._server
+
+    @property
+    def bound(self) -> tuple[str, int]:
+        assert self._server is not None
+        address = self._server.sockets[0].getsockname()
+        return str(address[0]), int(address[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._tasks.discard(task)
+
+    async def _serve(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        connection_id = next(self._ids)
+        self.connections += 1
+        peer = client_writer.get_extra_info("peername")
+        who = f"{peer[0]}:{peer[1]}" if peer else "client"
+        endpoint = f"{who} -> {self.upstream_text}"
+        ssl_object = client_writer.get_extra_info("ssl_object")
+        detail = f"TLS {ssl_object.version()} ALPN {ssl_object.selected_alpn_protocol()}" if (
+            ssl_object is not None
+        ) else ""
+        self.show(ConnectionTrace(connection_id, endpoint, "accepted", detail))
+        try:
+            upstream_reader, upstream_writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    *self.upstream,
+                    ssl=self.upstream_ssl,
+                    server_hostname=self.upstream[0] if self.upstream_ssl else None,
+                ),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self.show(
+                ConnectionTrace(
+                    connection_id,
+                    endpoint,
+                    "failed",
+                    f"upstream unreachable ({_reason(exc)}); closing the client connection",
+                )
+            )
+            client_writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await client_writer.wait_closed()
+            return
+        sniffer = ConnectionSniffer(connection_id, endpoint)
+        upstream_tls = upstream_writer.get_extra_info("ssl_object")
+        detail = (
+            f"to the upstream over TLS {upstream_tls.version()} "
+            f"ALPN {upstream_tls.selected_alpn_protocol()}"
+            if upstream_tls is not None
+            else "to the upstream"
+        )
+        self.show(ConnectionTrace(connection_id, endpoint, "connected", detail))
+        pumps = [
+            asyncio.ensure_future(
+                self._pump(client_reader, upstream_writer, sniffer, CLIENT)
+            ),
+            asyncio.ensure_future(
+                self._pump(upstream_reader, client_writer, sniffer, SERVER)
+            ),
+        ]
+        reason = "by the spy"
+        try:
+            done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            first = done.pop().result()
+            reason = first
+            # Let the other direction drain what is already on its way, then close.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending.pop()), 2.0)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for stream_writer in (client_writer, upstream_writer):
+                stream_writer.close()
+            for event in sniffer.close(f"connection closed {reason} before the call ended"):
+                self.show(event)
+            calls = sniffer.calls_started
+            self.show(
+                ConnectionTrace(
+                    connection_id,
+                    endpoint,
+                    "closed",
+                    f"{reason} after {calls} call{'' if calls == 1 else 's'}",
+                )
+            )
+            for stream_writer in (client_writer, upstream_writer):
+                with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
+                    await asyncio.wait_for(stream_writer.wait_closed(), 1.0)
+
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        sniffer: ConnectionSniffer,
+        direction: str,
+    ) -> str:
+        """Forward one direction until EOF or an error; decode what passes. Returns why it
+        stopped."""
+        side = "client" if direction == CLIENT else "server"
+        while True:
+            try:
+                data = await reader.read(_CHUNK)
+            except (OSError, ssl.SSLError) as exc:
+                return f"by a {side} connection error ({_reason(exc)})"
+            if not data:
+                if writer.can_write_eof():
+                    with contextlib.suppress(OSError):
+                        writer.write_eof()
+                return f"by the {side}"
+            writer.write(data)
+            for event in sniffer.feed(direction, data):
+                self.show(event)
+            try:
+                await writer.drain()
+            except (OSError, ssl.SSLError) as exc:
+                other = "server" if direction == CLIENT else "client"
+                return f"by a {other} connection error ({_reason(exc)})"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etcdwire spy",
+        description=(
+            "A transparent proxy in front of etcd that decodes its gRPC traffic: every RPC "
+            "named, its messages decoded, its latency and status. '>>' is client to server, "
+            "'<<' server to client."
+        ),
+    )
+    parser.add_argument("--listen", required=True, metavar="HOST:PORT",
+                        help="address clients connect to")
+    parser.add_argument("--upstream", required=True, metavar="HOST:PORT",
+                        help="the etcd server to forward to")
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="certificate to terminate TLS toward clients with (ALPN h2)")
+    parser.add_argument("--tls-key", metavar="FILE", help="key of --tls-cert")
+    parser.add_argument("--upstream-tls", action="store_true",
+                        help="connect to the upstream over TLS")
+    parser.add_argument("--upstream-cacert", metavar="FILE",
+                        help="CA bundle to verify the upstream with (implies --upstream-tls)")
+    parser.add_argument("--upstream-insecure-skip-tls-verify", action="store_true",
+                        help="do not verify the upstream's certificate")
+    parser.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    parser.add_argument("--color", "--colour", dest="color", default="auto",
+                        choices=["auto", "always", "never"], help="ANSI colour (default: auto)")
+    parser.add_argument("--frames", action="store_true",
+                        help="show every HTTP/2 frame, not only RST_STREAM, GOAWAY and PING")
+    parser.add_argument("--no-decode", action="store_true",
+                        help="show message types and sizes, not their contents")
+    parser.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="upstream connect timeout (default 5)")
+    parser.add_argument("--no-upstream-check", action="store_true",
+                        help="start even when the upstream cannot be reached yet")
+    return parser
+
+
+def _make_spy(args: argparse.Namespace, out: TextIO) -> Spy:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    server_ssl = _client_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    upstream_ssl = None
+    if args.upstream_tls or args.upstream_cacert or args.upstream_insecure_skip_tls_verify:
+        upstream_ssl = _upstream_context(
+            args.upstream_cacert, args.upstream_insecure_skip_tls_verify
+        )
+    emit: Callable[[TraceEvent], None]
+    if args.json:
+        emit = JsonTraceWriter(out)
+    else:
+        emit = TracePrinter(
+            out, colour=colour_enabled(out, args.color), decode=not args.no_decode
+        )
+    return Spy(
+        parse_address(args.listen),
+        parse_address(args.upstream),
+        emit,
+        server_ssl=server_ssl,
+        upstream_ssl=upstream_ssl,
+        frames=args.frames,
+        connect_timeout=args.connect_timeout,
+    )
+
+
+async def _run(spy: Spy, args: argparse.Namespace, log: TextIO) -> None:
+    if not args.no_upstream_check:
+        await spy.check_upstream()
+    await spy.start()
+    host, port = spy.bound
+    scheme = "https" if spy.server_ssl else "http"
+    upstream_scheme = "https" if spy.upstream_ssl else "http"
+    log.write(
+        f"etcdwire spy: listening on {scheme}://{host}:{port}, "
+        f"forwarding to {upstream_scheme}://{spy.upstream_text}\n"
+    )
+    log.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await spy.close()
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    out = sys.stdout
+    log = sys.stderr if args.json else sys.stdout
+    try:
+        spy = _make_spy(args, out)
+        asyncio.run(_run(spy, args, log))
+    except EtcdError as exc:
+        sys.stderr.write(f"etcdwire spy: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
