@@ -7,6 +7,9 @@ clients drop (etcetra returns bare values).
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -288,3 +291,20 @@ def test_member_list() -> None:
             Member(2, "", ("http://10.0.0.2:2380",), (), is_learner=True),
         ),
     )
+
+
+def test_fast_built_key_values_and_events_behave_as_constructed_ones() -> None:
+    """key_value() and event() fill the slots directly instead of running the frozen
+    __init__; the objects must be indistinguishable: equal, same hash and repr, still frozen,
+    picklable."""
+    message = kv_pb2.Event(type=kv_pb2.Event.PUT, kv=_pb_kv(b"k"), prev_kv=_pb_kv(b"old"))
+    built = convert.event(message)
+    made = Event(EventType.PUT, _kv(b"k"), _kv(b"old"))
+    assert built == made and hash(built) == hash(made) and repr(built) == repr(made)
+    assert type(built) is Event and type(built.kv) is KeyValue
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.kv.value = b"changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.type = EventType.DELETE  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(built)) == made
+    assert dataclasses.replace(built.kv, value=b"x") == dataclasses.replace(made.kv, value=b"x")
