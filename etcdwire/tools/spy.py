@@ -128,14 +128,10 @@ class Spy:
     async def start(self) -> asyncio.Server:
         host, port = self.listen
         try:
+            # TLS toward clients is started per connection (see _handshake), so a failed
+            # handshake is reported on its own line rather than left to asyncio's logger.
             self._server = await asyncio.start_server(
-                self._accepted,
-                host,
-                port,
-                ssl=self.server_ssl,
-                ssl_handshake_timeout=10.0 if self.server_ssl else None,
-                reuse_address=True,
-                backlog=512,
+                self._accepted, host, port, reuse_address=True, backlog=512
             )
         except OSError as exc:
             raise UsageError(f"cannot listen on {host}:{port}: {_reason(exc)}") from exc
@@ -159,26 +155,49 @@ class Spy:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        try:
-            await self._serve(reader, writer)
-        finally:
-            self._tasks.discard(task)
-
-    async def _serve(
-        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
-    ) -> None:
         connection_id = next(self._ids)
         self.connections += 1
-        peer = client_writer.get_extra_info("peername")
+        peer = writer.get_extra_info("peername")
         who = f"{peer[0]}:{peer[1]}" if peer else "client"
         endpoint = f"{who} -> {self.upstream_text}"
-        ssl_object = client_writer.get_extra_info("ssl_object")
-        detail = f"TLS {ssl_object.version()} ALPN {ssl_object.selected_alpn_protocol()}" if (
-            ssl_object is not None
-        ) else ""
-        self.show(ConnectionTrace(connection_id, endpoint, "accepted", detail))
         try:
-            upstream_reader, upstream_writer = await asyncio.wait_for(
+            if await self._handshake(connection_id, endpoint, writer):
+                upstream = await self._connect_upstream(connection_id, endpoint)
+                if upstream is not None:
+                    await self._relay(connection_id, endpoint, (reader, writer), upstream)
+        except asyncio.CancelledError:
+            pass  # shutting down: end quietly (asyncio reports a cancelled handler as an error)
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _handshake(
+        self, connection_id: int, endpoint: str, writer: asyncio.StreamWriter
+    ) -> bool:
+        if self.server_ssl is None:
+            self.show(ConnectionTrace(connection_id, endpoint, "accepted", ""))
+            return True
+        try:
+            await writer.start_tls(self.server_ssl, ssl_handshake_timeout=10.0)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self.show(
+                ConnectionTrace(
+                    connection_id, endpoint, "failed", f"TLS handshake failed: {_reason(exc)}"
+                )
+            )
+            return False
+        tls = writer.get_extra_info("ssl_object")
+        detail = f"TLS {tls.version()} ALPN {tls.selected_alpn_protocol()}" if tls else ""
+        self.show(ConnectionTrace(connection_id, endpoint, "accepted", detail))
+        return True
+
+    async def _connect_upstream(
+        self, connection_id: int, endpoint: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        try:
+            reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
                     *self.upstream,
                     ssl=self.upstream_ssl,
@@ -192,44 +211,44 @@ class Spy:
                     connection_id,
                     endpoint,
                     "failed",
-                    f"upstream unreachable ({_reason(exc)}); closing the client connection",
+                    f"cannot connect to the upstream ({_reason(exc)}); "
+                    "closing the client connection",
                 )
             )
-            client_writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await client_writer.wait_closed()
-            return
-        sniffer = ConnectionSniffer(connection_id, endpoint)
-        upstream_tls = upstream_writer.get_extra_info("ssl_object")
+            return None
+        tls = writer.get_extra_info("ssl_object")
         detail = (
-            f"to the upstream over TLS {upstream_tls.version()} "
-            f"ALPN {upstream_tls.selected_alpn_protocol()}"
-            if upstream_tls is not None
+            f"to the upstream over TLS {tls.version()} ALPN {tls.selected_alpn_protocol()}"
+            if tls is not None
             else "to the upstream"
         )
         self.show(ConnectionTrace(connection_id, endpoint, "connected", detail))
+        return reader, writer
+
+    async def _relay(
+        self,
+        connection_id: int,
+        endpoint: str,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    ) -> None:
+        """Forward both ways until one side closes; then let the other drain briefly."""
+        sniffer = ConnectionSniffer(connection_id, endpoint)
         pumps = [
-            asyncio.ensure_future(
-                self._pump(client_reader, upstream_writer, sniffer, CLIENT)
-            ),
-            asyncio.ensure_future(
-                self._pump(upstream_reader, client_writer, sniffer, SERVER)
-            ),
+            asyncio.ensure_future(self._pump(client[0], upstream[1], sniffer, CLIENT)),
+            asyncio.ensure_future(self._pump(upstream[0], client[1], sniffer, SERVER)),
         ]
         reason = "by the spy"
         try:
             done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            first = done.pop().result()
-            reason = first
-            # Let the other direction drain what is already on its way, then close.
+            reason = done.pop().result()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(pending.pop()), 2.0)
         finally:
             for pump in pumps:
                 pump.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
-            for stream_writer in (client_writer, upstream_writer):
-                stream_writer.close()
+            upstream[1].close()
             for event in sniffer.close(f"connection closed {reason} before the call ended"):
                 self.show(event)
             calls = sniffer.calls_started
@@ -241,9 +260,8 @@ class Spy:
                     f"{reason} after {calls} call{'' if calls == 1 else 's'}",
                 )
             )
-            for stream_writer in (client_writer, upstream_writer):
-                with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
-                    await asyncio.wait_for(stream_writer.wait_closed(), 1.0)
+            with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
+                await asyncio.wait_for(upstream[1].wait_closed(), 1.0)
 
     async def _pump(
         self,
@@ -295,7 +313,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--listen", required=True, metavar="HOST:PORT",
                         help="address clients connect to")
     parser.add_argument("--upstream", required=True, metavar="HOST:PORT",
-                        help="the etcd server to forward to")
+                        help="the etcd server to forward to (https://HOST:PORT implies "
+                             "--upstream-tls)")
     parser.add_argument("--tls-cert", metavar="FILE",
                         help="certificate to terminate TLS toward clients with (ALPN h2)")
     parser.add_argument("--tls-key", metavar="FILE", help="key of --tls-cert")
@@ -324,7 +343,12 @@ def _make_spy(args: argparse.Namespace, out: TextIO) -> Spy:
         raise UsageError("--tls-cert and --tls-key go together")
     server_ssl = _client_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     upstream_ssl = None
-    if args.upstream_tls or args.upstream_cacert or args.upstream_insecure_skip_tls_verify:
+    if (
+        args.upstream_tls
+        or args.upstream_cacert
+        or args.upstream_insecure_skip_tls_verify
+        or args.upstream.startswith("https://")
+    ):
         upstream_ssl = _upstream_context(
             args.upstream_cacert, args.upstream_insecure_skip_tls_verify
         )
@@ -333,7 +357,10 @@ def _make_spy(args: argparse.Namespace, out: TextIO) -> Spy:
         emit = JsonTraceWriter(out)
     else:
         emit = TracePrinter(
-            out, colour=colour_enabled(out, args.color), decode=not args.no_decode
+            out,
+            colour=colour_enabled(out, args.color),
+            decode=not args.no_decode,
+            timestamps="wall",
         )
     return Spy(
         parse_address(args.listen),

@@ -185,7 +185,10 @@ class ConnectionSniffer:
     ) -> None:
         buf = side.buffer
         record = record_frame(side.name, frame_type, flags, stream_id, buf, start, end)
-        after: list[TraceEvent] = []
+        # The event is made first (its time is the frame's); what the frame completes is
+        # filled into the record and added after it.
+        events.append(FrameTrace(self.connection_id, record))
+        after = events
         if frame_type == FrameType.DATA:
             self._data(side, record, flags, stream_id, start, end, after)
         elif frame_type == FrameType.HEADERS:
@@ -203,8 +206,6 @@ class ConnectionSniffer:
             self._window_update(side, record, stream_id, decode_window_update(buf, start, end))
         elif frame_type == FrameType.RST_STREAM:
             self._reset(side, stream_id, decode_rst_stream(buf, start, end), after)
-        events.append(FrameTrace(self.connection_id, record))
-        events.extend(after)
 
     def _data(
         self,

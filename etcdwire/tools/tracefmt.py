@@ -15,6 +15,7 @@ replaced the same way before a message is printed.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -209,8 +210,10 @@ class TracePrinter:
     """A trace hook printing events as readable text, coloured when ``colour`` is True.
 
     ``decode`` prints each gRPC message as protobuf text under its line (else the type and size
-    only); ``frames=False`` leaves out the HTTP/2 frames (messages and calls only). Safe to call
-    from several threads: each event is written whole under a lock.
+    only); ``frames=False`` leaves out the HTTP/2 frames (messages and calls only);
+    ``timestamps`` is ``"relative"`` (seconds since the first event) or ``"wall"`` (local
+    HH:MM:SS.ffffff). Safe to call from several threads: each event is written whole under a
+    lock.
     """
 
     def __init__(
@@ -220,9 +223,15 @@ class TracePrinter:
         colour: bool,
         decode: bool = True,
         frames: bool = True,
+        timestamps: str = "relative",
         indent: str = "    ",
     ) -> None:
+        if timestamps not in ("relative", "wall"):
+            raise ValueError(f"timestamps must be 'relative' or 'wall', not {timestamps!r}")
         self.stream = stream
+        self.timestamps = timestamps
+        # event.time is time.monotonic(); this turns it into wall-clock time.
+        self._wall_offset = time.time() - time.monotonic()
         self.colour = colour
         self.decode = decode
         self.frames = frames
@@ -246,9 +255,15 @@ class TracePrinter:
         return paint(text, codes, self.colour)
 
     def _stamp(self, event: TraceEvent) -> str:
-        if self._t0 is None:
-            self._t0 = event.time
-        return self._c(f"{event.time - self._t0:10.6f} c{event.connection_id}", GREY)
+        if self.timestamps == "wall":
+            wall = event.time + self._wall_offset
+            clock = time.strftime("%H:%M:%S", time.localtime(wall))
+            stamp = f"{clock}.{int(wall % 1 * 1_000_000):06d}"
+        else:
+            if self._t0 is None:
+                self._t0 = event.time
+            stamp = f"{event.time - self._t0:10.6f}"
+        return self._c(f"{stamp} c{event.connection_id}", GREY)
 
     def _arrow(self, direction: str) -> str:
         arrow = ">>" if direction == "send" else "<<"
@@ -367,7 +382,8 @@ class JsonTraceWriter:
 
     ``type`` is ``frame``, ``message``, ``call`` or ``connection``; ``time`` is wall-clock
     seconds; ``direction`` is ``send``/``recv`` (None for calls and connections). Messages are
-    protobuf JSON (bytes as base64, field names as in the .proto files), secrets redacted.
+    protobuf JSON (bytes as base64, field names as in the .proto files), secrets redacted;
+    a message of an unknown type is given as ``payload`` (base64).
     ``frames=False`` leaves frames out.
     """
 
@@ -456,6 +472,9 @@ def _message_fields(event: MessageTrace) -> dict[str, Any]:
         "message_type": _type_name(event.message_type) if event.message_type else None,
         "size": len(event.payload),
     }
+    if event.message_type is None:  # an unknown service: the bytes as they are
+        fields["payload"] = base64.b64encode(bytes(event.payload)).decode("ascii")
+        return fields
     try:
         message = decode_message(event)
     except Exception as exc:  # undecodable payloads are reported, not raised

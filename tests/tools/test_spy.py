@@ -10,6 +10,7 @@ the bytes of both directions one byte at a time as well as whole.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -45,8 +46,11 @@ from etcdwire._h2.frames import (
 from etcdwire._pb import rpc_pb2
 from etcdwire.tools.embedded import free_port, run_etcdctl
 from etcdwire.tools.spy_decode import CLIENT, SERVER, ConnectionSniffer
+from etcdwire.tools.tracefmt import JsonTraceWriter, TracePrinter
 from etcdwire.trace import CallTrace, ConnectionTrace, FrameTrace, MessageTrace, TraceEvent
 from tests.etcdctl_process import EtcdctlProcess
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # --- the passive decoder, no sockets ---------------------------------------------------------
 
@@ -178,6 +182,15 @@ def test_sniffer_names_unknown_services_with_raw_sizes() -> None:
     message = next(e for e in events if isinstance(e, MessageTrace))
     assert message.method == "/acme.Foo/Bar"
     assert message.message_type is None and bytes(message.payload) == b"\x01\x02\x03"
+    text = io.StringIO()
+    TracePrinter(text, colour=False)(message)
+    assert re.fullmatch(r" +\d+\.\d+ c1 >> MESSAGE +s=1 /acme\.Foo/Bar raw \(3 bytes\)\n",
+                        text.getvalue())
+    lines = io.StringIO()
+    JsonTraceWriter(lines)(message)
+    fields = json.loads(lines.getvalue())["fields"]
+    assert fields == {"method": "/acme.Foo/Bar", "message_type": None, "size": 3,
+                      "payload": base64.b64encode(b"\x01\x02\x03").decode()}
 
 
 def test_sniffer_rst_stream_ends_the_call_as_cancelled() -> None:
@@ -373,10 +386,14 @@ def test_etcdctl_lease_grant_and_keep_alive_through_the_spy(etcd: Any, spy: Any)
 
 @pytest.mark.etcd
 def test_frames_flag_shows_every_frame_with_headers_and_windows(etcd: Any, spy: Any) -> None:
-    proxy = spy(etcd.endpoint, "--frames")
+    proxy = spy(etcd.endpoint, "--frames", "--color=always")
     key = _key()
     _ctl(proxy, "put", key, "f")
-    text = proxy.wait_for(r"closed by the client")
+    coloured = proxy.wait_for(r"by the client after 1 call")
+    assert "\x1b[1;36m>>\x1b[0m" in coloured and "\x1b[1;35m<<\x1b[0m" in coloured
+    text = ANSI.sub("", coloured)
+    # wall-clock timestamps on every event line
+    assert re.search(r"\n\d\d:\d\d:\d\d\.\d{6} c1 >> HEADERS", text)
     assert re.search(r">> SETTINGS +s=0 flags=- len=\d+", text)
     assert re.search(r"<< SETTINGS +s=0 flags=ACK", text)
     assert re.search(r">> HEADERS +s=1 flags=END_HEADERS len=\d+\n(    .*\n)*"
@@ -481,9 +498,9 @@ def test_upstream_down_closes_the_client_and_the_spy_keeps_running(
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw:
         raw.sendall(CONNECTION_PREFACE)
         assert raw.recv(100) == b""  # closed without a byte
-    text = proxy.wait_for(r"upstream unreachable")
-    assert re.search(r"c1 CONN +127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ failed upstream "
-                     r"unreachable \(.+\); closing the client connection", text)
+    text = proxy.wait_for(r"cannot connect to the upstream")
+    assert re.search(r"c1 CONN +127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ failed cannot connect "
+                     r"to the upstream \(.+\); closing the client connection", text)
     assert proxy.proc.poll() is None
     member.start()
     key = _key()
@@ -523,3 +540,41 @@ def test_start_fails_with_one_line_when_the_upstream_is_unreachable() -> None:
     assert result.returncode == 1
     assert re.fullmatch(r"etcdwire spy: error: upstream 127\.0\.0\.1:\d+ is unreachable: .+\n",
                         result.stderr)
+
+
+@pytest.mark.etcd
+def test_failed_tls_handshake_is_reported_and_the_spy_goes_on(
+    etcd: Any, tls_certs: Any, spy: Any
+) -> None:
+    proxy = spy(
+        etcd.endpoint,
+        "--tls-cert", tls_certs.server_cert_file, "--tls-key", tls_certs.server_key_file,
+    )
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw:
+        raw.sendall(CONNECTION_PREFACE)  # cleartext HTTP/2 to a TLS port
+        raw.recv(100)
+    proxy.wait_for(r"c1 CONN .* failed TLS handshake failed: ")
+    result = run_etcdctl(
+        f"--cacert={tls_certs.ca_file}", "put", _key(), "x",
+        endpoints=f"https://{proxy.address}", timeout=20,
+    )
+    assert result.stdout == "OK\n", result.stderr
+    proxy.wait_for(r"c2 CONN .* accepted TLS")
+
+
+@pytest.mark.etcd
+def test_ctrl_c_with_a_watch_open_exits_zero(etcd: Any, spy: Any) -> None:
+    proxy = spy(etcd.endpoint)
+    key = _key()
+    watcher = EtcdctlProcess(SimpleNamespace(url=proxy.address), "watch", key)
+    try:
+        proxy.wait_for(r"created: true")
+        started = time.monotonic()
+        assert proxy.stop() == 0
+        assert time.monotonic() - started < 5
+        text = proxy.text()
+        assert re.search(r"/etcdserverpb\.Watch/Watch end status=\? message='connection closed "
+                         r"by the spy before the call ended'", text)
+        assert "Traceback" not in text
+    finally:
+        watcher.stop()
