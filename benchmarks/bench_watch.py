@@ -34,6 +34,9 @@ import sys
 from etcdwire import Client, Op
 endpoint, prefix, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with Client(endpoint) as client:
+    client.get("warm-up")
+    print("ready", flush=True)
+    sys.stdin.readline()
     for start in range(0, total, 100):
         client.txn([], [Op.put(f"{prefix}{i:06d}", "v" * 32) for i in range(start, start + 100)])
 """
@@ -47,8 +50,26 @@ def rss() -> int:
     return 0
 
 
-def start_writer(endpoint: str, prefix: str, total: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", WRITER, endpoint, prefix, str(total)])
+class Writer:
+    """The writer process, started and connected ahead of time so the clock does not count
+    its start-up; ``go()`` starts the writes."""
+
+    def __init__(self, endpoint: str, prefix: str, total: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, endpoint, prefix, str(total)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def go(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def wait(self) -> None:
+        self.proc.wait()
 
 
 def idle_worker(name: str, endpoint: str, watches: int) -> dict[str, float]:
@@ -116,14 +137,18 @@ def worker(
         async def run() -> None:
             async with AsyncClient(endpoint) as client:
                 async with client.watch(prefix, prefix=True) as watch:
+                    writer = Writer(endpoint, prefix, events)
                     t0 = time.perf_counter()
-                    writer = start_writer(endpoint, prefix, events)
+                    writer.go()
                     seen = 0
                     while seen < events:
                         response = await watch.receive()
                         assert response is not None
+                        for event in response.events:
+                            last = event.kv.mod_revision
                         seen += len(response.events)
                     result["events_s"] = events / (time.perf_counter() - t0)
+                    assert last > 0  # every event was read, not just counted
                     writer.wait()
                 t0 = time.perf_counter()
                 async with client.watch(catchup, prefix=True, start_revision=catchup_rev) as w:
@@ -131,8 +156,11 @@ def worker(
                     while seen < events:
                         response = await w.receive()
                         assert response is not None
+                        for event in response.events:
+                            last = event.kv.mod_revision
                         seen += len(response.events)
                 result["catchup_s"] = events / (time.perf_counter() - t0)
+                assert last > 0  # every event was read, not just counted
 
         asyncio.run(run())
     elif name == "etcdwire-sync":
@@ -140,14 +168,18 @@ def worker(
 
         with Client(endpoint) as client:
             with client.watch(prefix, prefix=True) as watch:
+                writer = Writer(endpoint, prefix, events)
                 t0 = time.perf_counter()
-                writer = start_writer(endpoint, prefix, events)
+                writer.go()
                 seen = 0
                 while seen < events:
                     response = watch.receive()
                     assert response is not None
+                    for event in response.events:
+                        last = event.kv.mod_revision
                     seen += len(response.events)
                 result["events_s"] = events / (time.perf_counter() - t0)
+                assert last > 0  # every event was read, not just counted
                 writer.wait()
             t0 = time.perf_counter()
             with client.watch(catchup, prefix=True, start_revision=catchup_rev) as w:
@@ -155,27 +187,35 @@ def worker(
                 while seen < events:
                     response = w.receive()
                     assert response is not None
+                    for event in response.events:
+                        last = event.kv.mod_revision
                     seen += len(response.events)
             result["catchup_s"] = events / (time.perf_counter() - t0)
+            assert last > 0  # every event was read, not just counted
     elif name == "etcd-sdk-python":
         import pyetcd
 
         client = pyetcd.client(host=host, port=int(port))
         iterator, cancel = client.watch_prefix(prefix)
+        writer = Writer(endpoint, prefix, events)
         t0 = time.perf_counter()
-        writer = start_writer(endpoint, prefix, events)
-        for seen, _event in enumerate(iterator, start=1):
+        writer.go()
+        for seen, event in enumerate(iterator, start=1):
+            last = event.mod_revision
             if seen >= events:
                 break
         result["events_s"] = events / (time.perf_counter() - t0)
+        assert last > 0  # every event was read, not just counted
         cancel()
         writer.wait()
         t0 = time.perf_counter()
         iterator, cancel = client.watch_prefix(catchup, start_revision=catchup_rev)
-        for seen, _event in enumerate(iterator, start=1):
+        for seen, event in enumerate(iterator, start=1):
+            last = event.mod_revision
             if seen >= events:
                 break
         result["catchup_s"] = events / (time.perf_counter() - t0)
+        assert last > 0  # every event was read, not just counted
         cancel()
         client.close()
     elif name == "aetcd":
@@ -184,24 +224,29 @@ def worker(
         async def run_aetcd() -> None:
             async with aetcd.Client(host=host, port=int(port)) as client:
                 watch = await client.watch_prefix(prefix.encode())
+                writer = Writer(endpoint, prefix, events)
                 t0 = time.perf_counter()
-                writer = start_writer(endpoint, prefix, events)
+                writer.go()
                 seen = 0
-                async for _event in watch:
+                async for event in watch:
+                    last = event.kv.mod_revision
                     seen += 1
                     if seen >= events:
                         break
                 result["events_s"] = events / (time.perf_counter() - t0)
+                assert last > 0  # every event was read, not just counted
                 await watch.cancel()
                 writer.wait()
                 t0 = time.perf_counter()
                 watch = await client.watch_prefix(catchup.encode(), start_revision=catchup_rev)
                 seen = 0
-                async for _event in watch:
+                async for event in watch:
+                    last = event.kv.mod_revision
                     seen += 1
                     if seen >= events:
                         break
                 result["catchup_s"] = events / (time.perf_counter() - t0)
+                assert last > 0  # every event was read, not just counted
                 await watch.cancel()
 
         asyncio.run(run_aetcd())
