@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..errors import EtcdError, UsageError
-from .bench_flows import FLOWS, Config, key_digits
+from .bench_flows import FLOWS, Config, validate
 from .bench_run import AsyncEngine, PhaseResult, SyncEngine
 from .bench_stats import Summary, format_summary, summarize, summary_json, write_csv
 
@@ -165,9 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = commands.add_parser("watch", help="benchmark watch creation and event delivery")
     watch.add_argument("--streams", type=_positive, default=10, help="watch streams (clients)")
-    watch.add_argument(
-        "--watch-per-stream", type=_positive, default=100, help="watches per stream"
-    )
+    watch.add_argument("--watch-per-stream", type=_positive, default=100, help="watches per stream")
     watch.add_argument(
         "--watched-key-total", type=_positive, default=1, help="distinct keys watched"
     )
@@ -193,10 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> Config:
     fields = set(Config.__dataclass_fields__)
     config = Config(**{k: v for k, v in vars(args).items() if k in fields})
-    if config.val_size < 0:
-        raise _Usage(f"--val-size must be 0 or more, got {config.val_size}")
     try:
-        key_digits(config)
+        validate(config)
     except UsageError as exc:
         raise _Usage(str(exc)) from exc
     return config

@@ -23,7 +23,7 @@ from ..errors import UsageError
 from .bench_run import Call, Flow, Open, Phase, PhaseResult, Run, Wait
 from .bench_stats import Result
 
-__all__ = ["FLOWS", "Config", "key_digits", "make_key"]
+__all__ = ["FLOWS", "Config", "key_digits", "make_key", "validate"]
 
 
 @dataclass
@@ -65,6 +65,18 @@ def key_digits(config: Config) -> int:
     return digits
 
 
+def validate(config: Config) -> None:
+    """UsageError for flags that cannot work together."""
+    key_digits(config)
+    if config.command == "txn-put" and config.txn_ops > config.key_space_size:
+        raise UsageError(
+            f"--txn-ops {config.txn_ops} is larger than --key-space-size "
+            f"{config.key_space_size} (a txn may not put one key twice)"
+        )
+    if config.val_size < 0:
+        raise UsageError(f"--val-size must be 0 or more, got {config.val_size}")
+
+
 def make_key(config: Config, number: int) -> bytes:
     """Key ``number`` of the key space."""
     return (config.key_prefix + str(number).zfill(key_digits(config))).encode()
@@ -88,9 +100,7 @@ def _open(config: Config, count: int) -> Flow:
     """Open ``count`` clients and check the first one reaches etcd (one clear error if not)."""
     clients: list[Any] = yield Open(count)
     probe = make_key(config, 0)
-    yield Call(
-        lambda: clients[0].get(probe, count_only=True, timeout=config.preflight_timeout)
-    )
+    yield Call(lambda: clients[0].get(probe, count_only=True, timeout=config.preflight_timeout))
     return clients
 
 
@@ -118,20 +128,13 @@ def range_flow(config: Config) -> Flow:
         config.total,
         config.clients,
         clients,
-        op=lambda client, _index, _state: client.get(
-            key, range_end=end, serializable=serializable
-        ),
+        op=lambda client, _index, _state: client.get(key, range_end=end, serializable=serializable),
         rate=config.rate,
     )
     return [(yield Run(phase))]
 
 
 def txn_put_flow(config: Config) -> Flow:
-    if config.txn_ops > config.key_space_size:
-        raise UsageError(
-            f"--txn-ops {config.txn_ops} is larger than --key-space-size "
-            f"{config.key_space_size} (a txn may not put one key twice)"
-        )
     clients = yield from _open(config, config.conns)
     digits, ops, space, value = (
         key_digits(config),

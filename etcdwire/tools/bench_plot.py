@@ -6,7 +6,6 @@ run starts rather than after it.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 
 from .bench_run import PhaseResult
@@ -21,8 +20,12 @@ MISSING_MATPLOTLIB = (
 
 
 def require_matplotlib() -> bool:
-    """Whether matplotlib can be imported (without importing it yet)."""
-    return importlib.util.find_spec("matplotlib") is not None
+    """Whether matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _rolling_median(values: Sequence[float], window: int) -> list[float]:
@@ -45,9 +48,7 @@ def write_plot(path: str, title: str, phases: Sequence[tuple[PhaseResult, Summar
     figure, (over_time, spread) = plt.subplots(2, 1, figsize=(10, 8), layout="constrained")
     figure.suptitle(title)
     for phase, summary in phases:
-        done = sorted(
-            (r.start, r.latency * 1000.0) for r in phase.results if r.error is None
-        )
+        done = sorted((r.start, r.latency * 1000.0) for r in phase.results if r.error is None)
         if not done:
             continue
         starts = [start for start, _ in done]

@@ -229,9 +229,7 @@ class SyncEngine(_Engine):
                 phase.teardown(client, state)
         return PhaseResult(phase.name, [r for out in shared.outputs for r in out], elapsed, origin)
 
-    def _worker(
-        self, shared: _Shared, worker: int, client: Any, state: Any, origin: float
-    ) -> None:
+    def _worker(self, shared: _Shared, worker: int, client: Any, state: Any, origin: float) -> None:
         phase, out = shared.phase, shared.outputs[worker]
         fixed = shared.indexes(worker)
         order = iter(fixed) if fixed is not None else iter(shared.next_index, None)
