@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import os
 import signal
 import ssl
 import sys
@@ -96,6 +97,9 @@ class Spy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self.connections = 0
+        #: Set when writing the output failed; ``on_output_lost`` is then called once.
+        self.output_lost = False
+        self.on_output_lost: Callable[[], None] | None = None
 
     @property
     def upstream_text(self) -> str:
@@ -109,7 +113,14 @@ class Spy:
             and event.record.frame_type not in _ALWAYS_SHOWN
         ):
             return
-        self._emit(event)
+        if self.output_lost:
+            return
+        try:
+            self._emit(event)
+        except OSError:  # stdout closed (a pipe into `head`): stop rather than fail per event
+            self.output_lost = True
+            if self.on_output_lost is not None:
+                self.on_output_lost()
 
     async def check_upstream(self) -> None:
         """Raise ConnectFailed unless a TCP connection to the upstream opens."""
@@ -386,6 +397,7 @@ async def _run(spy: Spy, args: argparse.Namespace, log: TextIO) -> None:
     )
     log.flush()
     stop = asyncio.Event()
+    spy.on_output_lost = stop.set
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -410,8 +422,20 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
+        _discard_stdout()
         return 0
+    if spy.output_lost:
+        _discard_stdout()
     return 0
+
+
+def _discard_stdout() -> None:
+    """The reader of stdout went away: point it at /dev/null so the final flush at exit does
+    not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 if __name__ == "__main__":

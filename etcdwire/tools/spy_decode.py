@@ -148,7 +148,12 @@ class ConnectionSniffer:
         size = len(CONNECTION_PREFACE)
         head = bytes(side.buffer[:size])
         if not CONNECTION_PREFACE.startswith(head):
-            raise ValueError(f"the client did not send the HTTP/2 connection preface ({head!r})")
+            hint = ""
+            if head[:2] == b"\x16\x03":
+                hint = " (a TLS ClientHello: this client expects TLS)"
+            raise ValueError(
+                f"the client did not send the HTTP/2 connection preface ({head[:16]!r}){hint}"
+            )
         if len(head) < size:
             return False
         del side.buffer[:size]

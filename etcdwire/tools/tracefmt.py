@@ -43,6 +43,7 @@ __all__ = [
 SECRET_FIELDS = frozenset(("password", "hashedPassword", "token"))
 
 _MAX_TEXT_LINES = 200
+_MAX_LINE = 1000  # a long bytes field (a snapshot chunk) is cut to this many characters
 
 M = TypeVar("M", bound=Message)
 
@@ -184,6 +185,12 @@ def decode_message(event: MessageTrace) -> Message | None:
         return None
     message: Message = event.decode()
     return redact_message(message)
+
+
+def _clip(line: str) -> str:
+    if len(line) <= _MAX_LINE:
+        return line
+    return f"{line[:_MAX_LINE]}... ({len(line) - _MAX_LINE} more characters)"
 
 
 def status_name(code: int | None) -> str:
@@ -339,7 +346,7 @@ class TracePrinter:
         if message is None:
             return [head]
         text = text_format.MessageToString(message, as_utf8=False)
-        body = text.rstrip("\n").split("\n") if text else []
+        body = [_clip(line) for line in text.rstrip("\n").split("\n")] if text else []
         if len(body) > _MAX_TEXT_LINES:
             body = [*body[:_MAX_TEXT_LINES], f"... {len(body) - _MAX_TEXT_LINES} more lines"]
         if not body:

@@ -214,6 +214,8 @@ def test_sniffer_reports_traffic_that_is_not_http2_once_and_never_raises() -> No
     assert events[0].state == "decode-error" and "preface" in events[0].detail
     assert sniffer.feed(CLIENT, b"more") == []
     assert sniffer.feed(SERVER, b"HTTP/1.1 400 Bad Request\r\n\r\n") == []
+    (tls,) = ConnectionSniffer(2, "test").feed(CLIENT, b"\x16\x03\x01\x02\x00\x01")
+    assert isinstance(tls, ConnectionTrace) and "this client expects TLS" in tls.detail
 
 
 def test_sniffer_close_ends_open_calls() -> None:
@@ -578,3 +580,29 @@ def test_ctrl_c_with_a_watch_open_exits_zero(etcd: Any, spy: Any) -> None:
         assert "Traceback" not in text
     finally:
         watcher.stop()
+
+
+@pytest.mark.etcd
+def test_output_closed_by_its_reader_stops_the_spy_quietly(etcd: Any) -> None:
+    """``etcdwire spy ... | head``: once the pipe closes the spy exits 0 without a traceback."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etcdwire.tools.cli", "spy", "--listen", f"127.0.0.1:{port}",
+         "--upstream", etcd.endpoint],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert b"listening on" in proc.stdout.readline()
+        proc.stdout.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(CONNECTION_PREFACE)  # the spy has something to print
+            raw.recv(100)
+        assert proc.wait(10) == 0
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
