@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -606,3 +607,56 @@ def test_output_closed_by_its_reader_stops_the_spy_quietly(etcd: Any) -> None:
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+@pytest.mark.etcd
+def test_large_message_across_many_data_frames(etcd: Any, spy: Any) -> None:
+    """A 1 MB value crosses the spy in many DATA frames and several window updates: it arrives
+    intact and the spy reassembles it into one message (its long text line cut short)."""
+    proxy = spy(etcd.endpoint)
+    key, value = _key(), os.urandom(1_000_000)
+    with Client(f"http://{proxy.address}") as client:
+        client.put(key, value)
+        assert client.get(key).value == value
+    text = proxy.wait_for(r"/etcdserverpb\.KV/Range end status=OK")
+    size = len(rpc_pb2.PutRequest(key=key.encode(), value=value).SerializeToString())
+    assert re.search(rf">> MESSAGE +s=1 /etcdserverpb\.KV/Put PutRequest \({size} bytes\)", text)
+    assert re.search(r'\n    value: ".{900,1000}\.\.\. \(\d+ more characters\)\n', text)
+    assert re.search(r"<< MESSAGE +s=3 /etcdserverpb\.KV/Range RangeResponse \(\d{7} bytes\)",
+                     text)
+
+
+@pytest.mark.etcd
+def test_colour_on_a_terminal_by_default(etcd: Any) -> None:
+    """Log lines go to stdout, coloured when stdout is a terminal (no --color given)."""
+    controller, terminal = os.openpty()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etcdwire.tools.cli", "spy", "--listen", f"127.0.0.1:{port}",
+         "--upstream", etcd.endpoint],
+        stdout=terminal, stderr=terminal, env=env,
+    )
+    os.close(terminal)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 15
+        while marker not in seen and time.monotonic() < deadline:
+            ready = select.select([controller], [], [], 0.2)[0]
+            if ready:
+                seen += os.read(controller, 65536)
+        assert marker in seen, seen.decode(errors="replace")
+
+    try:
+        read_until(b"listening on")
+        run_etcdctl("put", _key(), "tty", endpoints=f"127.0.0.1:{port}", timeout=20)
+        read_until(b"by the client after 1 call")
+        assert b"\x1b[1;36m>>\x1b[0m" in seen
+        assert b"\x1b[32mOK\x1b[0m" in seen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        os.close(controller)
