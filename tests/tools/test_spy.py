@@ -30,8 +30,9 @@ from typing import Any
 import hpack
 import pytest
 
-from etcdwire import Client
+from etcdwire import Client, RpcError
 from etcdwire._grpc.framing import encode_message
+from etcdwire._grpc.method import Cardinality, Method
 from etcdwire._h2.frames import (
     CONNECTION_PREFACE,
     ErrorCode,
@@ -45,6 +46,8 @@ from etcdwire._h2.frames import (
     encode_window_update,
 )
 from etcdwire._pb import rpc_pb2
+from etcdwire._sync.channel import Channel
+from etcdwire.errors import StatusCode
 from etcdwire.tools.embedded import free_port, run_etcdctl
 from etcdwire.tools.spy_decode import CLIENT, SERVER, ConnectionSniffer
 from etcdwire.tools.tracefmt import JsonTraceWriter, TracePrinter
@@ -660,3 +663,27 @@ def test_colour_on_a_terminal_by_default(etcd: Any) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
         os.close(controller)
+
+
+@pytest.mark.etcd
+def test_unknown_method_shows_raw_sizes_and_the_trailers_only_status(etcd: Any, spy: Any) -> None:
+    """A method etcd does not serve: the spy cannot name the message type, so it shows the raw
+    size, and the status from the server's Trailers-Only response (gRPC PROTOCOL-HTTP2.md)."""
+    proxy = spy(etcd.endpoint)
+    nope = Method(
+        "/etcdserverpb.KV/NoSuchMethod",
+        rpc_pb2.RangeRequest,
+        rpc_pb2.RangeResponse,
+        Cardinality.UNARY_UNARY,
+    )
+    channel = Channel(f"http://{proxy.address}")
+    try:
+        with pytest.raises(RpcError) as caught:
+            channel.unary_unary(nope, rpc_pb2.RangeRequest(key=b"abc"))
+    finally:
+        channel.close()
+    assert caught.value.code == StatusCode.UNIMPLEMENTED
+    text = proxy.wait_for(r"NoSuchMethod end")
+    assert re.search(r">> MESSAGE +s=1 /etcdserverpb\.KV/NoSuchMethod raw \(5 bytes\)\n", text)
+    assert re.search(r"/etcdserverpb\.KV/NoSuchMethod end status=UNIMPLEMENTED "
+                     r"message='unknown method NoSuchMethod.*' in \d+", text)
