@@ -415,11 +415,14 @@ def test_passwords_and_tokens_are_redacted(etcd_factory: Any, etcdctl: Any, spy:
     member = etcd_factory()
     etcdctl("user", "add", "root", "--new-user-password=rootpw1", member=member, check=True)
     etcdctl("auth", "enable", member=member, check=True)
-    proxy = spy(member.endpoint)
+    proxy = spy(member.endpoint, "--frames")
     key = _key()
     assert _ctl(proxy, "--user=root:rootpw1", "put", key, "a").stdout == "OK\n"
     text = proxy.wait_for(r"/etcdserverpb\.KV/Put end status=OK")
     assert "rootpw1" not in text
+    # etcdctl sends the token as the `token` header of every later call
+    assert re.search(r":path: /etcdserverpb\.KV/Put\n(    .*\n)*    token: <redacted \d+B>\n",
+                     text)
     assert re.search(r'AuthenticateRequest[^\n]*\n    name: "root"\n'
                      r'    password: "<redacted 7B>"', text)
     assert re.search(r'AuthenticateResponse[^\n]*\n(    .*\n)*    token: "<redacted \d+B>"', text)
