@@ -82,6 +82,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help="seconds to connect and answer a first request (default 5)",
     )
+    target.add_argument(
+        "--command-timeout",
+        type=float,
+        default=30.0,
+        help="seconds each request may take before it counts as failed (default 30)",
+    )
     load = parser.add_argument_group("load")
     load.add_argument("--clients", type=_positive, default=1, help="concurrent workers")
     load.add_argument(
@@ -191,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> Config:
     fields = set(Config.__dataclass_fields__)
     config = Config(**{k: v for k, v in vars(args).items() if k in fields})
+    config.preflight_timeout = args.dial_timeout
     try:
         validate(config)
     except UsageError as exc:
@@ -202,6 +209,7 @@ def _client_kwargs(args: argparse.Namespace, endpoints: list[str]) -> dict[str, 
     kwargs: dict[str, Any] = {
         "endpoints": endpoints,
         "connect_timeout": args.dial_timeout,
+        "timeout": args.command_timeout,
         "ca_file": args.cacert,
         "cert_file": args.cert,
         "key_file": args.key,
@@ -268,7 +276,7 @@ def _write_outputs(
     if args.plot:
         from .bench_plot import write_plot
 
-        counts = ", ".join(f"{s.count} {p.name}" for p, s in measured)
+        counts = ", ".join(f"{s.count} requests ({p.name})" for p, s in measured)
         title = (
             f"etcdwire bench {config.command}: {counts}; {config.clients} clients over "
             f"{config.conns} conns, {args.engine} engine"

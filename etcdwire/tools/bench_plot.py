@@ -28,18 +28,19 @@ def require_matplotlib() -> bool:
     return True
 
 
-def _rolling_median(values: Sequence[float], window: int) -> list[float]:
-    """Median of each consecutive block of ``window`` values (one point per block)."""
-    medians: list[float] = []
+def _blocks(values: Sequence[float], window: int, quantile: float) -> list[float]:
+    """The ``quantile`` (0..1) of each consecutive block of ``window`` values."""
+    found: list[float] = []
     for start in range(0, len(values), window):
         block = sorted(values[start : start + window])
-        medians.append(block[len(block) // 2])
-    return medians
+        found.append(block[min(len(block) - 1, int(quantile * len(block)))])
+    return found
 
 
 def write_plot(path: str, title: str, phases: Sequence[tuple[PhaseResult, Summary]]) -> None:
-    """Two panels: each request's latency against the time it started (with the median of
-    each 1 % of requests drawn over it), and the histogram of latencies with p50 and p99."""
+    """Two panels: each request's latency against the time it started (with the median and
+    p99 of each 1 % of requests drawn over it), and the histogram of latencies with p50 and
+    p99 marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,12 +56,16 @@ def write_plot(path: str, title: str, phases: Sequence[tuple[PhaseResult, Summar
         millis = [latency for _, latency in done]
         over_time.scatter(starts, millis, s=2, alpha=0.35, label=f"{phase.name} (each request)")
         window = max(1, len(done) // 100)
-        over_time.plot(
-            starts[window // 2 :: window][: len(_rolling_median(millis, window))],
-            _rolling_median(millis, window),
-            linewidth=1.5,
-            label=f"{phase.name} median of every {window}",
-        )
+        middles = starts[window // 2 :: window]
+        for quantile, colour in ((0.5, "black"), (0.99, "tab:red")):
+            marks = _blocks(millis, window, quantile)
+            over_time.plot(
+                middles[: len(marks)],
+                marks,
+                color=colour,
+                linewidth=1.2,
+                label=f"{phase.name} p{quantile * 100:g} of every {window}",
+            )
         spread.hist(millis, bins=60, alpha=0.7, label=phase.name)
         for point, value in summary.percentiles:
             if point in (50.0, 99.0):

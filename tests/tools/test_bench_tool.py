@@ -410,6 +410,66 @@ def test_tls_flags(etcd_tls: EtcdMember) -> None:
     check_report(done.stdout, 30)
 
 
+@pytest.mark.etcd
+def test_auth_flags(etcd_factory: Any) -> None:
+    member = etcd_factory()
+    with Client(member.endpoint) as client:
+        client.auth.role_add("root")
+        client.auth.user_add("root", "rootpw")
+        client.auth.user_grant_role("root", "root")
+        client.auth.auth_enable()
+    common = [f"--endpoints={member.endpoint}", "--total=20", "--key-size=20"]
+    done = bench("put", *common, "--user=root", "--password=rootpw")
+    assert done.returncode == 0, done.stderr
+    check_report(done.stdout, 20)
+    done = bench("put", *common, "--user=root:rootpw", "--engine=async")
+    assert done.returncode == 0, done.stderr
+    done = bench("put", *common, "--user=root:wrong")
+    assert done.returncode == 1
+    assert done.stderr.startswith("etcdwire bench: error: AuthFailed")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.etcd
+def test_server_lost_mid_run_counts_errors_by_type(etcd_factory: Any) -> None:
+    member = etcd_factory()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "etcdwire.tools.bench",
+            "put",
+            f"--endpoints={member.endpoint}",
+            "--total=150",
+            "--rate=100",
+            "--clients=2",
+            "--command-timeout=0.5",
+            "--dial-timeout=0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)  # the first requests succeed, the rest find no server
+    member.kill()
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, err  # some requests failed
+    report = parse_report(out)
+    errors = out.split("Error distribution:\n", 1)[1].strip().splitlines()
+    failed = {
+        line.split("\t")[1].split(":")[0]: int(line.split("]")[0].strip(" [")) for line in errors
+    }
+    assert failed and set(failed) <= {
+        "ConnectFailed",
+        "ConnectionLost",
+        "NoEndpointAvailable",
+        "DeadlineExceeded",
+        "Unavailable",
+    }
+    assert sum(report["histogram"]) + sum(failed.values()) == 150
+    assert sum(report["histogram"]) >= 10
+
+
 def test_embedded_etcd_started_and_removed() -> None:
     done = bench("put", "--embedded", "--total=100", "--clients=2", timeout=90)
     assert done.returncode == 0, done.stderr
@@ -499,3 +559,30 @@ def test_progress_bar_draws_in_a_terminal(etcd: EtcdMember) -> None:
     bars = [line for line in lines if line.startswith("put [")]
     assert len(bars) == 1 and "300/300 100%" in bars[0] and "." not in bars[0].split("]")[0]
     assert "Summary:" in final and "Latency distribution:" in final
+
+
+@needs_tmux
+@pytest.mark.etcd
+@pytest.mark.parametrize("engine", ["sync", "async"])
+def test_ctrl_c_stops_the_run_cleanly(etcd: EtcdMember, engine: str) -> None:
+    command = shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "etcdwire.tools.bench",
+            "put",
+            f"--endpoints={etcd.endpoint}",
+            "--total=1000000",
+            "--clients=8",
+            f"--engine={engine}",
+            f"--key-prefix={unique_prefix()}",
+            "--key-size=20",
+        ]
+    )
+    # the shell survives the Ctrl-C (a handler, not an ignore, so the command gets it)
+    with Terminal(["sh", "-c", f"trap : INT; {command}; echo bench-exit=$?"]) as term:
+        term.wait_for(re.compile(r"put \[#*\.+\] +[1-9]\d*/1000000"), timeout=15)
+        term.send_keys("C-c")
+        screen = term.wait_for("bench-exit=", timeout=10)
+    assert "bench-exit=130" in screen
+    assert "etcdwire bench: interrupted" in screen and "Traceback" not in screen
