@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..errors import ConnectFailed, EtcdError, UsageError
-from ..trace import ConnectionTrace, FrameTrace, TraceEvent
+from ..trace import CallTrace, ConnectionTrace, FrameTrace, TraceEvent
 from .spy_decode import CLIENT, SERVER, ConnectionSniffer
 from .tracefmt import JsonTraceWriter, TracePrinter, colour_enabled
 
@@ -97,6 +97,8 @@ class Spy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self.connections = 0
+        #: Finished calls by method: (ok, duration) each, for the summary at exit.
+        self.calls: dict[str, list[tuple[bool, float]]] = {}
         #: Set when writing the output failed; ``on_output_lost`` is then called once.
         self.output_lost = False
         self.on_output_lost: Callable[[], None] | None = None
@@ -113,6 +115,10 @@ class Spy:
             and event.record.frame_type not in _ALWAYS_SHOWN
         ):
             return
+        if isinstance(event, CallTrace) and event.event == "end":
+            self.calls.setdefault(event.method, []).append(
+                (event.code == 0, event.duration or 0.0)
+            )
         if self.output_lost:
             return
         try:
@@ -121,6 +127,28 @@ class Spy:
             self.output_lost = True
             if self.on_output_lost is not None:
                 self.on_output_lost()
+
+    def summary(self) -> str:
+        """Connections, then one row per method: calls, errors and latency percentiles."""
+        total = sum(len(rows) for rows in self.calls.values())
+        lines = [f"etcdwire spy: {self.connections} connections, {total} calls"]
+        if not self.calls:
+            return lines[0]
+        width = max(len(method) for method in self.calls)
+        lines.append(
+            f"  {'method':<{width}}  {'calls':>6}  {'errors':>6}  "
+            f"{'p50 ms':>9}  {'p99 ms':>9}  {'max ms':>9}"
+        )
+        for method in sorted(self.calls):
+            rows = self.calls[method]
+            durations = sorted(duration * 1000 for _, duration in rows)
+            errors = sum(1 for ok, _ in rows if not ok)
+            lines.append(
+                f"  {method:<{width}}  {len(rows):>6}  {errors:>6}  "
+                f"{_percentile(durations, 50):>9.3f}  {_percentile(durations, 99):>9.3f}  "
+                f"{durations[-1]:>9.3f}"
+            )
+        return "\n".join(lines)
 
     async def check_upstream(self) -> None:
         """Raise ConnectFailed unless a TCP connection to the upstream opens."""
@@ -304,6 +332,12 @@ class Spy:
                 return f"by a {other} connection error ({_reason(exc)})"
 
 
+def _percentile(ordered: list[float], percent: float) -> float:
+    """Nearest-rank percentile of an ascending, non-empty list."""
+    rank = max(1, -(-len(ordered) * percent // 100))
+    return ordered[int(rank) - 1]
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
@@ -407,6 +441,10 @@ async def _run(spy: Spy, args: argparse.Namespace, log: TextIO) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await spy.close()
+    if not args.json and not spy.output_lost:
+        with contextlib.suppress(OSError):
+            log.write(spy.summary() + "\n")
+            log.flush()
 
 
 def main(argv: list[str]) -> int:

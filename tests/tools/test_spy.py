@@ -328,6 +328,14 @@ def test_etcdctl_put_and_get_through_the_spy(etcd: Any, spy: Any) -> None:
     assert "<< PING" in text  # stream-level events show without --frames
     assert "HEADERS" not in text
     assert proxy.stop() == 0
+    # at exit, a summary: one row per method with calls, errors and latency
+    summary = proxy.text().split("etcdwire spy: 2 connections, 2 calls\n", 1)[1]
+    assert re.fullmatch(
+        r" +method +calls +errors +p50 ms +p99 ms +max ms\n"
+        r" +/etcdserverpb\.KV/Put +1 +0( +\d+\.\d{3}){3}\n"
+        r" +/etcdserverpb\.KV/Range +1 +0( +\d+\.\d{3}){3}\n",
+        summary,
+    )
 
 
 @pytest.mark.etcd
