@@ -112,16 +112,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _keys(parser: argparse.ArgumentParser, key_size: int, *, values: bool = True) -> None:
+def _keys(
+    parser: argparse.ArgumentParser, key_size: int, *, values: bool = True, order: bool = True
+) -> None:
     parser.add_argument("--key-size", type=_positive, default=key_size, help="key size in bytes")
     if values:
         parser.add_argument("--val-size", type=int, default=8, help="value size in bytes")
     parser.add_argument(
         "--key-space-size", type=_positive, default=1, help="how many distinct keys"
     )
-    parser.add_argument(
-        "--sequential-keys", action="store_true", help="keys in order rather than at random"
-    )
+    if order:
+        parser.add_argument(
+            "--sequential-keys", action="store_true", help="keys in order rather than at random"
+        )
 
 
 def _total(parser: argparse.ArgumentParser, what: str) -> None:
@@ -163,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _rate(ranges)
 
-    txn = commands.add_parser("txn-put", help="benchmark txns of puts")
+    txn = commands.add_parser("txn-put", help="benchmark txns of puts (keys in order)")
     _total(txn, "txns")
-    _keys(txn, 8)
+    _keys(txn, 8, order=False)
     txn.add_argument("--txn-ops", type=_positive, default=1, help="puts per txn")
     _rate(txn)
 
