@@ -21,6 +21,7 @@ __all__ = [
     "AsyncTask",
     "Event",
     "Lock",
+    "StateLock",
     "Task",
     "asleep",
     "aspawn",
@@ -48,6 +49,12 @@ class AsyncLock:
 #: The blocking twin of AsyncLock is the plain thread lock: it is taken several times per
 #: call, and a wrapper's method calls would cost more than the lock itself.
 Lock = threading.Lock
+
+#: A lock for short critical sections that never wait inside (``with``, not ``async with``):
+#: in asyncio code no other coroutine can run inside such a section, so a thread lock is never
+#: contended there and costs a fraction of an asyncio.Lock; the blocking twin needs exactly it.
+#: ``tests/test_layers.py`` checks that no ``await`` appears inside one.
+StateLock = threading.Lock
 
 
 class AsyncEvent:

@@ -64,3 +64,20 @@ def test_style_1_import_direction(path: Path) -> None:
         assert target <= own, f"{path}:{line}: layer {own} imports {module} (layer {target})"
         if own_parts[0] == "_etcd":
             assert parts[:1] != ["_h2"], f"{path}:{line}: _etcd must not import _h2"
+
+
+def test_state_locks_are_never_held_across_an_await() -> None:
+    """``StateLock`` sections (``with self._cond:`` in the async shell) are thread locks: an
+    ``await`` inside one would let another coroutine block the event loop's thread on it."""
+    offenders = []
+    for path in sorted((PACKAGE / "_async").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.With):
+                continue
+            if not any("_cond" in ast.unparse(item.context_expr) for item in node.items):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Await | ast.AsyncWith | ast.AsyncFor):
+                    offenders.append(f"{path.name}:{inner.lineno}")
+    assert offenders == []

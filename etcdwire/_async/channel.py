@@ -210,8 +210,8 @@ class AsyncChannel:
                 self, method, deadline=deadline, metadata=metadata
             )
             try:
-                await call.send_message(request, end=True)
-                response = await call.receive()
+                call.queue_request(request)
+                response = await call.receive(last=True)
                 if response is None:  # pragma: no cover - CallState enforces cardinality
                     raise EtcdError("unary call ended without a response")
                 await call.receive()
@@ -353,10 +353,13 @@ class AsyncCall(Generic[ReqT, RespT]):
                 user_agent=options.user_agent or USER_AGENT,
             )
 
+        pending, self._pending = self._pending, None
         while True:
             connection = await channel.get_connection(self.deadline)
             try:
-                slot = await connection.open_stream(state, make_headers, self.deadline)
+                slot, sent = await connection.open_stream(
+                    state, make_headers, self.deadline, last_message=pending
+                )
             except ConnectionLost as exc:
                 if exc.maybe_sent:
                     raise
@@ -367,8 +370,19 @@ class AsyncCall(Generic[ReqT, RespT]):
         trace = channel._trace
         if trace is not None:
             trace(CallTrace(connection.connection_id, slot.stream_id, self.method.path, "start"))
-        pending, self._pending = self._pending, None
-        if pending is not None:
+        if sent:
+            # The whole request went with the HEADERS (a unary or server-streaming call).
+            assert pending is not None
+            self._half_closed = True
+            if trace is not None:
+                self._trace_sent(pending)
+            try:
+                await connection.flush()
+            except BaseException:
+                if not slot.finished:
+                    await self._abort(ErrorCode.CANCEL)
+                raise
+        elif pending is not None:
             await self._send(pending, end=True)
         elif flush:
             await connection.flush()
@@ -386,18 +400,8 @@ class AsyncCall(Generic[ReqT, RespT]):
     async def _send(self, payload: bytes, *, end: bool) -> None:
         slot, connection = self._slot, self._connection
         assert slot is not None and connection is not None
-        trace = self._channel._trace
-        if trace is not None and payload:
-            trace(
-                MessageTrace(
-                    connection.connection_id,
-                    slot.stream_id,
-                    self.method.path,
-                    "send",
-                    payload[5:],
-                    self.method.request_type,
-                )
-            )
+        if self._channel._trace is not None and payload:
+            self._trace_sent(payload)
         if end:
             self._half_closed = True
             slot.call.end_request()
@@ -407,6 +411,20 @@ class AsyncCall(Generic[ReqT, RespT]):
             await self._abort(ErrorCode.CANCEL)
             raise
 
+    def _trace_sent(self, payload: bytes) -> None:
+        slot, connection, trace = self._slot, self._connection, self._channel._trace
+        assert slot is not None and connection is not None and trace is not None
+        trace(
+            MessageTrace(
+                connection.connection_id,
+                slot.stream_id,
+                self.method.path,
+                "send",
+                payload[5:],
+                self.method.request_type,
+            )
+        )
+
     async def done_writing(self) -> None:
         """Half-close: tell the server no more requests follow."""
         if self._half_closed:
@@ -414,11 +432,12 @@ class AsyncCall(Generic[ReqT, RespT]):
         await self._start(flush=False)
         await self._send(b"", end=True)
 
-    async def receive(self, *, timeout: float | None = None) -> RespT | None:
+    async def receive(self, *, timeout: float | None = None, last: bool = False) -> RespT | None:
         """The next response message, or None when the call ended with OK.
 
         ``timeout`` bounds this one wait: when it passes first, :class:`ReceiveTimeout` is
-        raised and the call goes on (the call's own deadline still ends it)."""
+        raised and the call goes on (the call's own deadline still ends it). ``last``: no
+        other message can follow (a unary response), so wait for the call's end too."""
         slot = await self._start()
         connection = self._connection
         assert connection is not None
@@ -428,7 +447,7 @@ class AsyncCall(Generic[ReqT, RespT]):
             if wait_deadline is None or mine < wait_deadline:
                 wait_deadline = mine
         try:
-            raw = await connection.receive_message(slot, wait_deadline)
+            raw = await connection.receive_message(slot, wait_deadline, last=last)
         except DeadlineExceeded:
             if wait_deadline != self.deadline and (
                 self.deadline is None or monotonic() < self.deadline

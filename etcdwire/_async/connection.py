@@ -17,7 +17,7 @@ from typing import Any
 
 from .._backends.asyncio import AsyncSocketStream
 from .._backends.base import Address
-from .._compat import AsyncEvent, AsyncLock, monotonic
+from .._compat import AsyncEvent, AsyncLock, StateLock, monotonic
 from .._etcd.keepalive import PingPolicy
 from .._grpc.call import CallState
 from .._grpc.status import Status
@@ -101,8 +101,11 @@ class AsyncConnection:
             max_stream_id=options.max_stream_id,
             trace=trace,
         )
-        self._cond = AsyncLock()  # guards the H2Connection, the slots and the waiters
-        self._waiters: dict[AsyncEvent, StreamSlot | None] = {}
+        # Guards the H2Connection, the slots and the waiters; never held across a wait.
+        self._cond = StateLock()
+        # Each waiter with the stream it waits on (None: anything) and whether it waits for
+        # the call's end rather than its next message.
+        self._waiters: dict[AsyncEvent, tuple[StreamSlot | None, bool]] = {}
         self._write_lock = AsyncLock()
         self._reading = False
         self._slots: dict[int, StreamSlot] = {}
@@ -121,7 +124,7 @@ class AsyncConnection:
 
     async def start(self, deadline: float | None) -> None:
         """Send the preface and wait for the server's SETTINGS (RFC 9113 §3.4)."""
-        async with self._cond:
+        with self._cond:
             self._h2.initiate_connection()
         await self._flush()
         await self.wait_until(lambda: self._ready, deadline)
@@ -150,7 +153,7 @@ class AsyncConnection:
         """Say GOAWAY, close the socket and fail every call still open."""
         if self._closed:
             return
-        async with self._cond:
+        with self._cond:
             self._closed = True
             if not self._h2.closed:
                 self._h2.close_connection()
@@ -167,26 +170,38 @@ class AsyncConnection:
         call: CallState,
         make_headers: Callable[[], list[tuple[bytes, bytes]]],
         deadline: float | None,
-    ) -> StreamSlot:
+        *,
+        last_message: bytes | None = None,
+    ) -> tuple[StreamSlot, bool]:
         """Queue HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
         Nothing is written yet: the caller's first message (or :meth:`flush`) goes with them.
 
+        ``last_message`` (a framed message ending the request stream, as a unary call has) is
+        queued right behind the HEADERS, with END_STREAM, when the send window takes it whole;
+        the second value says whether it was (otherwise the caller sends it as usual).
+
         Raises ConnectionLost(maybe_sent=False) if this connection can take no new stream;
         the caller then moves to a new connection."""
+        h2 = self._h2
         while True:
-            async with self._cond:
+            with self._cond:
                 self._raise_if_unusable()
-                if self._h2.can_open_stream:
+                if h2.can_open_stream:
                     headers = make_headers()  # grpc-timeout is the time left right now
-                    stream_id = self._h2.get_next_available_stream_id()
-                    self._h2.send_headers(stream_id, headers, end_stream=False)
+                    stream_id = h2.get_next_available_stream_id()
+                    h2.send_headers(stream_id, headers, end_stream=False)
                     slot = StreamSlot(stream_id, call)
                     self._slots[stream_id] = slot
-                    break
+                    if last_message is None or h2.local_flow_control_window(stream_id) < len(
+                        last_message
+                    ):
+                        return slot, False
+                    call.end_request()
+                    h2.send_data(stream_id, last_message, end_stream=True)
+                    return slot, True
             await self.wait_until(
-                lambda: self._h2.can_open_stream or not self.usable, deadline, for_slot=True
+                lambda: h2.can_open_stream or not self.usable, deadline, for_slot=True
             )
-        return slot
 
     def _raise_if_unusable(self) -> None:
         if not self.usable:
@@ -201,7 +216,7 @@ class AsyncConnection:
         view = memoryview(data)
         stream_id = slot.stream_id
         while True:
-            async with self._cond:
+            with self._cond:
                 if slot.finished:
                     return
                 self._raise_if_failed()
@@ -231,11 +246,18 @@ class AsyncConnection:
                 await self._flush()
         await self._flush()
 
-    async def receive_message(self, slot: StreamSlot, deadline: float | None) -> bytes | None:
-        """The next message of a call, or None when its final status is known."""
-        if not slot.inbox and not slot.finished:
+    async def receive_message(
+        self, slot: StreamSlot, deadline: float | None, *, last: bool = False
+    ) -> bytes | None:
+        """The next message of a call, or None when its final status is known. ``last``: the
+        call sends at most one more message (unary), so wait for its end: the caller is woken
+        once, not for the message and again for the trailers when they come apart."""
+        if last:
+            if not slot.finished:
+                await self.wait_until(lambda: slot.finished, deadline, slot=slot, whole=True)
+        elif not slot.inbox and not slot.finished:
             await self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot)
-        async with self._cond:
+        with self._cond:
             message = slot.inbox.popleft() if slot.inbox else None
             ack = self._ack_if_drained_locked(slot)
         if ack:
@@ -245,7 +267,7 @@ class AsyncConnection:
         return message
 
     async def reset_stream(self, slot: StreamSlot, error_code: int) -> None:
-        async with self._cond:
+        with self._cond:
             self._slots.pop(slot.stream_id, None)
             self._wake_locked({slot})
             if self._error is None and not self._h2.closed:
@@ -258,7 +280,7 @@ class AsyncConnection:
 
     async def retire(self) -> None:
         """Take no new calls; close once the calls in progress have finished."""
-        async with self._cond:
+        with self._cond:
             self._retiring = True
             idle = not self._slots
         if idle:
@@ -272,7 +294,7 @@ class AsyncConnection:
         if policy is None or self._error is not None:
             return
         now = monotonic()
-        async with self._cond:
+        with self._cond:
             if policy.timed_out(now):
                 lost = ConnectionLost(
                     f"no answer to a keepalive PING within {policy.timeout}s",
@@ -292,7 +314,7 @@ class AsyncConnection:
             await self._flush()
 
     async def ping(self, payload: bytes) -> None:
-        async with self._cond:
+        with self._cond:
             self._raise_if_failed()
             self._h2.ping(payload)
         await self._flush()
@@ -306,6 +328,7 @@ class AsyncConnection:
         *,
         for_slot: bool = False,
         slot: StreamSlot | None = None,
+        whole: bool = False,
     ) -> None:
         """Read and dispatch until ``ready()`` holds (checked under the lock) or the deadline.
 
@@ -314,7 +337,7 @@ class AsyncConnection:
         waiting for something else (send credit, a free stream), and, when it leaves, one
         waiter to take over reading, so a busy connection never wakes every caller per read."""
         while True:
-            async with self._cond:
+            with self._cond:
                 if ready():
                     self._hand_off_locked()
                     return
@@ -331,14 +354,14 @@ class AsyncConnection:
                         self._hand_off_locked()
                         raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
                     waiter = AsyncEvent()
-                    self._waiters[waiter] = slot
+                    self._waiters[waiter] = (slot, whole)
             if waiter is None:
                 await self._read_once(deadline)
                 continue
             try:
                 await waiter.wait(_remaining(deadline))
             finally:
-                async with self._cond:
+                with self._cond:
                     self._waiters.pop(waiter, None)
                     if waiter.is_set():
                         # Woken (perhaps to take over reading) but leaving: pass it on.
@@ -352,7 +375,11 @@ class AsyncConnection:
             waiter.set()
 
     def _wake_locked(self, touched: set[StreamSlot]) -> None:
-        woken = [w for w, slot in self._waiters.items() if slot is None or slot in touched]
+        woken = [
+            waiter
+            for waiter, (slot, whole) in self._waiters.items()
+            if slot is None or (slot in touched and (not whole or slot.finished))
+        ]
         for waiter in woken:
             del self._waiters[waiter]
             waiter.set()
@@ -373,18 +400,18 @@ class AsyncConnection:
             await self._flush()
             data = await self._stream.read(_READ_SIZE, _remaining(deadline))
         except DeadlineExceeded:
-            async with self._cond:
+            with self._cond:
                 self._reading = False
                 self._hand_off_locked()
             raise
         except EtcdError as exc:
             failure = exc
         except BaseException:
-            async with self._cond:
+            with self._cond:
                 self._reading = False
                 self._hand_off_locked()
             raise
-        async with self._cond:
+        with self._cond:
             self._reading = False
             touched: set[StreamSlot] = set()
             if failure is None and not data:
@@ -519,14 +546,14 @@ class AsyncConnection:
         if not self._h2.has_data_to_send:
             return  # the common case before a read: nothing queued, no locks taken
         async with self._write_lock:
-            async with self._cond:
+            with self._cond:
                 data = self._h2.data_to_send()
             if not data:
                 return
             try:
                 await self._stream.write(data, self._options.write_timeout)
             except EtcdError as exc:
-                async with self._cond:
+                with self._cond:
                     self._fail_locked(exc)
                     self._wake_all_locked()
                 raise

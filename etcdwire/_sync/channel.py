@@ -212,8 +212,8 @@ class Channel:
                 self, method, deadline=deadline, metadata=metadata
             )
             try:
-                call.send_message(request, end=True)
-                response = call.receive()
+                call.queue_request(request)
+                response = call.receive(last=True)
                 if response is None:  # pragma: no cover - CallState enforces cardinality
                     raise EtcdError("unary call ended without a response")
                 call.receive()
@@ -355,10 +355,13 @@ class Call(Generic[ReqT, RespT]):
                 user_agent=options.user_agent or USER_AGENT,
             )
 
+        pending, self._pending = self._pending, None
         while True:
             connection = channel.get_connection(self.deadline)
             try:
-                slot = connection.open_stream(state, make_headers, self.deadline)
+                slot, sent = connection.open_stream(
+                    state, make_headers, self.deadline, last_message=pending
+                )
             except ConnectionLost as exc:
                 if exc.maybe_sent:
                     raise
@@ -369,8 +372,19 @@ class Call(Generic[ReqT, RespT]):
         trace = channel._trace
         if trace is not None:
             trace(CallTrace(connection.connection_id, slot.stream_id, self.method.path, "start"))
-        pending, self._pending = self._pending, None
-        if pending is not None:
+        if sent:
+            # The whole request went with the HEADERS (a unary or server-streaming call).
+            assert pending is not None
+            self._half_closed = True
+            if trace is not None:
+                self._trace_sent(pending)
+            try:
+                connection.flush()
+            except BaseException:
+                if not slot.finished:
+                    self._abort(ErrorCode.CANCEL)
+                raise
+        elif pending is not None:
             self._send(pending, end=True)
         elif flush:
             connection.flush()
@@ -388,18 +402,8 @@ class Call(Generic[ReqT, RespT]):
     def _send(self, payload: bytes, *, end: bool) -> None:
         slot, connection = self._slot, self._connection
         assert slot is not None and connection is not None
-        trace = self._channel._trace
-        if trace is not None and payload:
-            trace(
-                MessageTrace(
-                    connection.connection_id,
-                    slot.stream_id,
-                    self.method.path,
-                    "send",
-                    payload[5:],
-                    self.method.request_type,
-                )
-            )
+        if self._channel._trace is not None and payload:
+            self._trace_sent(payload)
         if end:
             self._half_closed = True
             slot.call.end_request()
@@ -409,6 +413,20 @@ class Call(Generic[ReqT, RespT]):
             self._abort(ErrorCode.CANCEL)
             raise
 
+    def _trace_sent(self, payload: bytes) -> None:
+        slot, connection, trace = self._slot, self._connection, self._channel._trace
+        assert slot is not None and connection is not None and trace is not None
+        trace(
+            MessageTrace(
+                connection.connection_id,
+                slot.stream_id,
+                self.method.path,
+                "send",
+                payload[5:],
+                self.method.request_type,
+            )
+        )
+
     def done_writing(self) -> None:
         """Half-close: tell the server no more requests follow."""
         if self._half_closed:
@@ -416,11 +434,12 @@ class Call(Generic[ReqT, RespT]):
         self._start(flush=False)
         self._send(b"", end=True)
 
-    def receive(self, *, timeout: float | None = None) -> RespT | None:
+    def receive(self, *, timeout: float | None = None, last: bool = False) -> RespT | None:
         """The next response message, or None when the call ended with OK.
 
         ``timeout`` bounds this one wait: when it passes first, :class:`ReceiveTimeout` is
-        raised and the call goes on (the call's own deadline still ends it)."""
+        raised and the call goes on (the call's own deadline still ends it). ``last``: no
+        other message can follow (a unary response), so wait for the call's end too."""
         slot = self._start()
         connection = self._connection
         assert connection is not None
@@ -430,7 +449,7 @@ class Call(Generic[ReqT, RespT]):
             if wait_deadline is None or mine < wait_deadline:
                 wait_deadline = mine
         try:
-            raw = connection.receive_message(slot, wait_deadline)
+            raw = connection.receive_message(slot, wait_deadline, last=last)
         except DeadlineExceeded:
             if wait_deadline != self.deadline and (
                 self.deadline is None or monotonic() < self.deadline

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._backends.sync import SocketStream
 from .._backends.base import Address
-from .._compat import Event, Lock, monotonic
+from .._compat import Event, Lock, StateLock, monotonic
 from .._etcd.keepalive import PingPolicy
 from .._grpc.call import CallState
 from .._grpc.status import Status
@@ -103,8 +103,11 @@ class Connection:
             max_stream_id=options.max_stream_id,
             trace=trace,
         )
-        self._cond = Lock()  # guards the H2Connection, the slots and the waiters
-        self._waiters: dict[Event, StreamSlot | None] = {}
+        # Guards the H2Connection, the slots and the waiters; never held across a wait.
+        self._cond = StateLock()
+        # Each waiter with the stream it waits on (None: anything) and whether it waits for
+        # the call's end rather than its next message.
+        self._waiters: dict[Event, tuple[StreamSlot | None, bool]] = {}
         self._write_lock = Lock()
         self._reading = False
         self._slots: dict[int, StreamSlot] = {}
@@ -169,26 +172,38 @@ class Connection:
         call: CallState,
         make_headers: Callable[[], list[tuple[bytes, bytes]]],
         deadline: float | None,
-    ) -> StreamSlot:
+        *,
+        last_message: bytes | None = None,
+    ) -> tuple[StreamSlot, bool]:
         """Queue HEADERS for a new call, waiting for a free stream (MAX_CONCURRENT_STREAMS).
         Nothing is written yet: the caller's first message (or :meth:`flush`) goes with them.
 
+        ``last_message`` (a framed message ending the request stream, as a unary call has) is
+        queued right behind the HEADERS, with END_STREAM, when the send window takes it whole;
+        the second value says whether it was (otherwise the caller sends it as usual).
+
         Raises ConnectionLost(maybe_sent=False) if this connection can take no new stream;
         the caller then moves to a new connection."""
+        h2 = self._h2
         while True:
             with self._cond:
                 self._raise_if_unusable()
-                if self._h2.can_open_stream:
+                if h2.can_open_stream:
                     headers = make_headers()  # grpc-timeout is the time left right now
-                    stream_id = self._h2.get_next_available_stream_id()
-                    self._h2.send_headers(stream_id, headers, end_stream=False)
+                    stream_id = h2.get_next_available_stream_id()
+                    h2.send_headers(stream_id, headers, end_stream=False)
                     slot = StreamSlot(stream_id, call)
                     self._slots[stream_id] = slot
-                    break
+                    if last_message is None or h2.local_flow_control_window(stream_id) < len(
+                        last_message
+                    ):
+                        return slot, False
+                    call.end_request()
+                    h2.send_data(stream_id, last_message, end_stream=True)
+                    return slot, True
             self.wait_until(
-                lambda: self._h2.can_open_stream or not self.usable, deadline, for_slot=True
+                lambda: h2.can_open_stream or not self.usable, deadline, for_slot=True
             )
-        return slot
 
     def _raise_if_unusable(self) -> None:
         if not self.usable:
@@ -233,9 +248,16 @@ class Connection:
                 self._flush()
         self._flush()
 
-    def receive_message(self, slot: StreamSlot, deadline: float | None) -> bytes | None:
-        """The next message of a call, or None when its final status is known."""
-        if not slot.inbox and not slot.finished:
+    def receive_message(
+        self, slot: StreamSlot, deadline: float | None, *, last: bool = False
+    ) -> bytes | None:
+        """The next message of a call, or None when its final status is known. ``last``: the
+        call sends at most one more message (unary), so wait for its end: the caller is woken
+        once, not for the message and again for the trailers when they come apart."""
+        if last:
+            if not slot.finished:
+                self.wait_until(lambda: slot.finished, deadline, slot=slot, whole=True)
+        elif not slot.inbox and not slot.finished:
             self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot)
         with self._cond:
             message = slot.inbox.popleft() if slot.inbox else None
@@ -308,6 +330,7 @@ class Connection:
         *,
         for_slot: bool = False,
         slot: StreamSlot | None = None,
+        whole: bool = False,
     ) -> None:
         """Read and dispatch until ``ready()`` holds (checked under the lock) or the deadline.
 
@@ -333,7 +356,7 @@ class Connection:
                         self._hand_off_locked()
                         raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
                     waiter = Event()
-                    self._waiters[waiter] = slot
+                    self._waiters[waiter] = (slot, whole)
             if waiter is None:
                 self._read_once(deadline)
                 continue
@@ -354,7 +377,11 @@ class Connection:
             waiter.set()
 
     def _wake_locked(self, touched: set[StreamSlot]) -> None:
-        woken = [w for w, slot in self._waiters.items() if slot is None or slot in touched]
+        woken = [
+            waiter
+            for waiter, (slot, whole) in self._waiters.items()
+            if slot is None or (slot in touched and (not whole or slot.finished))
+        ]
         for waiter in woken:
             del self._waiters[waiter]
             waiter.set()
