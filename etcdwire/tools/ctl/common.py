@@ -40,6 +40,7 @@ __all__ = [
     "add_command",
     "add_global_flags",
     "add_group",
+    "arg_bytes",
     "describe",
     "parse_duration",
     "resolve_options",
@@ -71,6 +72,12 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise CommandError(message, EXIT_BAD_ARGS)
+
+
+def arg_bytes(text: str) -> bytes:
+    """A command-line argument as the bytes typed (bytes that are not UTF-8 are kept as they
+    were, through Python's surrogateescape decoding of argv)."""
+    return text.encode("utf-8", errors="surrogateescape")
 
 
 # ---- durations -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from .common import (
     Context,
     Parser,
     add_command,
+    arg_bytes,
 )
 from .output import Output, header_json, kv_json, omit_empty
 
@@ -134,8 +135,8 @@ def get_op(args: argparse.Namespace) -> Any:
     target = _SORT_TARGETS[target_name] if ranged else None
     return _usage(
         lambda: Op.get(
-            _arg_bytes(args.key),
-            range_end=None if args.range_end is None else _arg_bytes(args.range_end),
+            arg_bytes(args.key),
+            range_end=None if args.range_end is None else arg_bytes(args.range_end),
             prefix=args.prefix,
             from_key=args.from_key,
             limit=args.limit,
@@ -158,11 +159,6 @@ def _usage(build: Callable[[], Any]) -> Any:
         return build()
     except UsageError as exc:
         raise CommandError(str(exc), EXIT_BAD_ARGS) from None
-
-
-def _arg_bytes(text: str) -> bytes:
-    """A command-line argument as the bytes the user typed (undecodable bytes kept)."""
-    return text.encode("utf-8", errors="surrogateescape")
 
 
 def get_json(response: GetResponse) -> dict[str, Any]:
@@ -243,7 +239,7 @@ def put_op(args: argparse.Namespace, stdin: TextIO | None) -> Any:
     value = b""
     if not args.ignore_value:
         if args.value is not None:
-            value = _arg_bytes(args.value)
+            value = arg_bytes(args.value)
         elif stdin is not None:
             value = _read_all(stdin)
         else:
@@ -258,7 +254,7 @@ def put_op(args: argparse.Namespace, stdin: TextIO | None) -> Any:
         )
     return _usage(
         lambda: Op.put(
-            _arg_bytes(args.key),
+            arg_bytes(args.key),
             value,
             lease=lease,
             prev_kv=args.prev_kv,
@@ -342,8 +338,8 @@ def delete_op(args: argparse.Namespace) -> Any:
         )
     return _usage(
         lambda: Op.delete(
-            _arg_bytes(args.key),
-            range_end=None if args.range_end is None else _arg_bytes(args.range_end),
+            arg_bytes(args.key),
+            range_end=None if args.range_end is None else arg_bytes(args.range_end),
             prefix=args.prefix,
             from_key=args.from_key,
             prev_kv=args.prev_kv,
@@ -402,14 +398,14 @@ _GO_SIMPLE_ESCAPES = {
 def go_unquote(quoted: str) -> bytes:
     """A Go string literal (double-quoted with escapes, or back-quoted raw) as bytes."""
     if len(quoted) >= 2 and quoted[0] == quoted[-1] == "`":
-        return _arg_bytes(quoted[1:-1])
+        return arg_bytes(quoted[1:-1])
     if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
         raise ValueError(f"not a quoted string: {quoted}")
     body, out, index = quoted[1:-1], bytearray(), 0
     while index < len(body):
         char = body[index]
         if char != "\\":
-            out += _arg_bytes(char)
+            out += arg_bytes(char)
             index += 1
             continue
         if index + 1 >= len(body):
