@@ -113,7 +113,11 @@ class Terminal:
         # variables (dash does not pass PS1 on), and sets TERM from default-terminal.
         assignments = [f"{k}={v}" for k, v in {**(env or {}), "TERM": "xterm-256color"}.items()]
         line = command if isinstance(command, str) else shlex.join(command)
-        line = f"exec env {shlex.join(assignments)} {line}"
+        # tmux does not always record a pane's exit status (the pty's end can be seen before
+        # the child is reaped), so the wrapping shell writes it down.
+        self._status_file = os.path.join(self._dir, "status")
+        line = f"env {shlex.join(assignments)} {line}; echo $? > {shlex.quote(self._status_file)}"
+        self._dead_since: float | None = None
         self._closed = False
         try:
             self._tmux(
@@ -220,6 +224,11 @@ class Terminal:
 
     # --- output --------------------------------------------------------------------------------
 
+    def record(self, path: str | os.PathLike[str]) -> None:
+        """From now on, append every byte the program writes to the terminal (escape
+        sequences, carriage returns and redraws included) to ``path``."""
+        self._tmux("pipe-pane", "-o", "-t", "tt", f"cat >> {shlex.quote(os.fspath(path))}")
+
     def capture(self, *, escapes: bool = True, history: bool = False) -> str:
         """The screen as text, one line per row, with SGR escape sequences (``escapes``) and
         with the scrolled-off lines above (``history``)."""
@@ -300,9 +309,21 @@ class Terminal:
             time.sleep(0.05)
 
     def exit_status(self) -> int | None:
-        """The program's exit status once it ended (tmux keeps the pane), else None."""
+        """The program's exit status once it ended (tmux keeps the pane), else None; -1 when
+        it ended but its status is unknown (the wrapping shell was killed with it)."""
+        try:
+            with open(self._status_file, encoding="ascii") as recorded:
+                text = recorded.read().strip()
+            if text.isdigit():
+                return int(text)
+        except FileNotFoundError:
+            pass
         shown = self._tmux("display-message", "-p", "-t", "tt", "#{pane_dead}:#{pane_dead_status}")
         dead, _, status = shown.strip().partition(":")
+        if dead == "1" and not status.strip():
+            now = time.monotonic()
+            self._dead_since = self._dead_since or now
+            return -1 if now - self._dead_since > 1.0 else None
         if dead != "1" or not status.strip().lstrip("-").isdigit():
             return None  # running, or its status not recorded yet
         return int(status)
