@@ -481,6 +481,25 @@ def test_endpoint_health_reports_an_unreachable_endpoint(etcd: Any) -> None:
 
 
 @pytest.mark.etcd
+def test_endpoint_commands_over_mtls(etcd_mtls: Any, etcdctl: Any) -> None:
+    """Calls meant for one member use the client's TLS settings: CA and client certificate,
+    whether the endpoint is given as https://host:port or host:port."""
+    files = etcd_mtls.client_tls
+    flags = (f"--cacert={files.ca_file}", f"--cert={files.cert_file}", f"--key={files.key_file}")
+    for endpoint in (etcd_mtls.url, etcd_mtls.url.split("://", 1)[1]):
+        status = ok(cli(*flags, "endpoint", "status", endpoints=endpoint)).split(", ")
+        assert status[0] == endpoint and status[4] == "true"
+        health = cli(*flags, "endpoint", "health", "-w", "json", endpoints=endpoint)
+        assert json.loads(ok(health))[0]["health"] is True
+    theirs = etcdctl("endpoint", "status", member=etcd_mtls, check=True).stdout.split(", ")
+    assert theirs[1] == status[1]
+    no_cert = cli(f"--cacert={files.ca_file}", "endpoint", "status", endpoints=etcd_mtls.url)
+    # refused at the handshake: one line naming the cause, the bad-connection status
+    assert no_cert.returncode == 2 and no_cert.stderr.count("\n") == 1
+    assert no_cert.stderr.startswith("Error: ") and "certificate" in no_cert.stderr
+
+
+@pytest.mark.etcd
 @pytest.mark.cluster
 def test_endpoint_hashkv_agrees_with_etcdctl(etcd_cluster: Any, etcdctl: Any) -> None:
     urls = list(etcd_cluster.urls)
@@ -674,16 +693,17 @@ def test_users_and_roles_cross_checked_with_etcdctl(etcd_factory: Any, etcdctl: 
     assert mine == theirs == "alice\nbob\n"
     mine, theirs = both("role", "list")
     assert mine == theirs == "reader\nwriter\n"
-    for args in (
+    queries: list[tuple[str, ...]] = [
         ("role", "list"),
         ("user", "list"),
         ("role", "get", "reader"),
         ("user", "get", "bob"),
-    ):
-        mine_json = json.loads(ok(cli(*args, "-w", "json", endpoints=member)))
-        their_json = json.loads(etcdctl(*args, "-w", "json", member=member, check=True).stdout)
+    ]
+    for query in queries:
+        mine_json = json.loads(ok(cli(*query, "-w", "json", endpoints=member)))
+        their_json = json.loads(etcdctl(*query, "-w", "json", member=member, check=True).stdout)
         mine_json.pop("header"), their_json.pop("header")
-        assert mine_json == their_json, args
+        assert mine_json == their_json, query
     mine, theirs = both("role", "list", "-w", "fields")
     assert without_member_id(mine) == without_member_id(theirs)
     mine, theirs = both("role", "get", "reader", "-w", "fields")
