@@ -29,6 +29,7 @@ from .common import (
     Parser,
     add_global_flags,
     describe,
+    normalize_bool_flags,
     open_trace_file,
     resolve_options,
 )
@@ -128,7 +129,7 @@ def run(
     files: list[TextIO] = []
     ctx: Context | None = None
     try:
-        args = build_parser().parse_args(list(argv))
+        args = build_parser().parse_args(normalize_bool_flags(argv))
         options = resolve_options(args, env)
         if options.debug:
             logging.basicConfig(level=logging.DEBUG, stream=err)

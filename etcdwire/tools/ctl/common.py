@@ -16,12 +16,13 @@ import contextlib
 import functools
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TextIO
 
 from ... import Client
-from ...errors import EtcdError, RpcError
+from ...errors import DeadlineExceeded, EtcdError, RpcError, TransportError
 from ...trace import TraceHook
 from .output import FORMATS, Output
 
@@ -42,6 +43,7 @@ __all__ = [
     "add_group",
     "arg_bytes",
     "describe",
+    "normalize_bool_flags",
     "parse_duration",
     "resolve_options",
 ]
@@ -174,6 +176,13 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
         # can collide with a global flag (``--key``).
         group.add_argument(*flags, dest=GLOBAL_PREFIX + dest, default=sup, **kwargs)
 
+    def add_bool(flag: str, dest: str, help: str) -> None:
+        # Go's boolean flags: ``--flag`` or ``--flag=true|false``, never a separate word (so
+        # ``--hex get k`` reads as it should); normalize_bool_flags turns ``--flag=false``
+        # into the hidden ``--no-flag``.
+        add(flag, dest=dest, action="store_true", help=help)
+        add("--no-" + flag[2:], dest=dest, action="store_false", help=argparse.SUPPRESS)
+
     add(
         "--endpoints",
         dest="endpoints",
@@ -185,23 +194,15 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
     add("--cacert", dest="cacert", metavar="FILE", help="CA bundle to verify servers")
     add("--cert", dest="cert", metavar="FILE", help="client certificate")
     add("--key", dest="key", metavar="FILE", help="client key")
-    add(
+    add_bool(
         "--insecure-skip-tls-verify",
-        dest="insecure_skip_tls_verify",
-        nargs="?",
-        const=True,
-        type=_bool,
-        metavar="BOOL",
-        help="skip server certificate verification (testing only)",
+        "insecure_skip_tls_verify",
+        "skip server certificate verification (testing only)",
     )
-    add(
+    add_bool(
         "--insecure-transport",
-        dest="insecure_transport",
-        nargs="?",
-        const=True,
-        type=_bool,
-        metavar="BOOL",
-        help="plain TCP when no TLS option is given (default true)",
+        "insecure_transport",
+        "plain TCP when no TLS option is given (default true)",
     )
     add(
         "--dial-timeout",
@@ -224,21 +225,8 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
         choices=FORMATS,
         help="output format: simple, json, table or fields",
     )
-    add(
-        "--hex",
-        dest="hex",
-        nargs="?",
-        const=True,
-        type=_bool,
-        metavar="BOOL",
-        help="print keys and values as hex",
-    )
-    add(
-        "--trace",
-        dest="trace",
-        action="store_true",
-        help="print every HTTP/2 frame and gRPC message to stderr",
-    )
+    add_bool("--hex", "hex", "print keys and values as hex")
+    add_bool("--trace", "trace", "print every HTTP/2 frame and gRPC message to stderr")
     add(
         "--trace-file",
         dest="trace_file",
@@ -252,7 +240,31 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "always", "never"),
         help="colour the trace: auto (on a terminal), always, never",
     )
-    add("--debug", dest="debug", action="store_true", help="log at DEBUG level to stderr")
+    add_bool("--debug", "debug", "log at DEBUG level to stderr")
+
+
+BOOL_FLAGS = ("--hex", "--insecure-skip-tls-verify", "--insecure-transport", "--debug", "--trace")
+
+
+def normalize_bool_flags(argv: Sequence[str]) -> list[str]:
+    """``--flag=true`` becomes ``--flag`` and ``--flag=false`` ``--no-flag`` for the global
+    boolean flags (Go's flag syntax; argparse's store_true takes no value)."""
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            out.extend(argv[index:])
+            break
+        name, sep, value = arg.partition("=")
+        if sep and name in BOOL_FLAGS:
+            try:
+                on = _bool(value)
+            except argparse.ArgumentTypeError:
+                message = f"invalid argument {value!r} for {name}"
+                raise CommandError(message, EXIT_BAD_ARGS) from None
+            out.append(name if on else "--no-" + name[2:])
+        else:
+            out.append(arg)
+    return out
 
 
 def resolve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> GlobalOptions:
@@ -357,13 +369,16 @@ class Context:
 
     @property
     def client(self) -> Client:
+        """The client for ``--endpoints``, connected within ``--dial-timeout``."""
         if self._client is None:
-            self._client = self.make_client()
+            self._client = self.make_client(dial=True)
         return self._client
 
-    def make_client(self, endpoints: Sequence[str] | None = None) -> Client:
+    def make_client(self, endpoints: Sequence[str] | None = None, *, dial: bool = False) -> Client:
         """A new client from the global options (``endpoints`` overrides ``--endpoints``; the
-        admin commands use it to talk to one member at a time). Closed with the context."""
+        admin commands use it to talk to one member at a time). Closed with the context.
+        ``dial``: connect now, and fail with one ``Error:`` line (exit 2) when no endpoint
+        answers within ``--dial-timeout``."""
         opts = self.options
         tls_files = bool(opts.cacert or opts.cert or opts.key)
         use_tls = tls_files or opts.insecure_skip_tls_verify or not opts.insecure_transport
@@ -381,6 +396,8 @@ class Context:
             trace=self.trace,
         )
         self._closers.append(client.close)
+        if dial:
+            _dial(client, opts.dial_timeout)
         return client
 
     def on_close(self, closer: Callable[[], None]) -> None:
@@ -399,6 +416,17 @@ class Context:
     def warn(self, message: str) -> None:
         self.stderr.write(message + "\n")
         self.stderr.flush()
+
+
+def _dial(client: Client, timeout: float) -> None:
+    try:
+        client.manager.channel(time.monotonic() + timeout)
+    except (TransportError, DeadlineExceeded) as exc:
+        targets = ",".join(client.endpoints)
+        raise CommandError(
+            f"cannot connect to {targets} within the dial timeout ({timeout:g}s): {_one_line(exc)}",
+            EXIT_BAD_CONNECTION,
+        ) from None
 
 
 def _with_scheme(endpoint: str, tls: bool) -> str:

@@ -31,7 +31,7 @@ def _seconds(value: float | None) -> str:
 
 
 def _info(ctx: Context, args: argparse.Namespace) -> int:
-    client = ctx.client
+    client = ctx.make_client()
     probe_error: str | None = None
     if not args.no_probe:
         try:
