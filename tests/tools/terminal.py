@@ -294,13 +294,14 @@ class Terminal:
             time.sleep(0.05)
 
     def wait_for_prompt(self, *, count: int = 1, timeout: float = 10.0) -> str:
-        """Wait until the shell prompt shows ``count`` times (the first prompt is count 1)
-        and the cursor sits right after the last one."""
+        """Wait until the shell prompt shows ``count`` times (the first prompt is count 1),
+        the last one at the end of the screen, ready for input."""
         deadline = time.monotonic() + timeout
         while True:
             screen = self.text(history=True)
             last = screen.rstrip("\n").split("\n")[-1] if screen else ""
-            if screen.count(PROMPT.rstrip()) >= count and last.rstrip() == PROMPT.rstrip():
+            # a program that ends without a newline leaves the prompt after its last output
+            if screen.count(PROMPT.rstrip()) >= count and last.rstrip().endswith(PROMPT.rstrip()):
                 return screen
             if time.monotonic() > deadline:
                 raise TerminalTimeout(

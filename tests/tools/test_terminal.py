@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,30 @@ def test_snapshot_progress_bar_draws_and_finishes(etcd_factory: Any, tmp_path: P
     quiet = piped("--endpoints=" + member.url, "snapshot", "save", str(tmp_path / "piped.db"))
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert quiet.stdout == f"Snapshot saved at {tmp_path / 'piped.db'}\n"
+
+
+# ============================================================================================
+# Ctrl-C
+# ============================================================================================
+
+
+def test_ctrl_c_ends_a_watch_cleanly(etcd: Any) -> None:
+    key = f"term/watch/{time.monotonic_ns()}"
+    with Terminal.shell(width=120, height=30, env=ENV, cwd=ROOT) as term:
+        term.send_line(shlex.join(etcdwire("--endpoints=" + etcd.url, "watch", key)))
+        deadline = time.monotonic() + 20
+        with Client(etcd.url) as client:
+            while True:  # the watch may take a moment to start: put until it shows
+                client.put(key, "seen")
+                try:
+                    term.wait_for("seen", timeout=0.5)
+                    break
+                except AssertionError:
+                    assert time.monotonic() < deadline, term.text(history=True)
+        term.send_keys("C-c")
+        term.wait_for_prompt(count=2, timeout=10)
+        term.send_line("echo status=$?")
+        screen = term.wait_for(re.compile(r"status=\d+"))
+    assert "Traceback" not in screen and "KeyboardInterrupt" not in screen
+    assert re.search(r"status=(130|0)\b", screen), screen
+    assert "PUT" in screen and key in screen
