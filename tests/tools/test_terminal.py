@@ -215,3 +215,37 @@ def test_ctrl_c_ends_a_watch_cleanly(etcd: Any) -> None:
     assert "Traceback" not in screen and "KeyboardInterrupt" not in screen
     assert re.search(r"status=(130|0)\b", screen), screen
     assert "PUT" in screen and key in screen
+
+
+# ============================================================================================
+# passwords asked on the terminal
+# ============================================================================================
+
+
+def test_user_add_asks_the_password_twice_without_echo(etcd: Any, etcdctl: Any) -> None:
+    name = f"tty{time.monotonic_ns()}"
+    secret = "s3cret-not-shown"
+    add = shlex.join(etcdwire("--endpoints=" + etcd.url, "user", "add", name))
+    try:
+        with Terminal.shell(width=120, height=20, env=ENV, cwd=ROOT) as term:
+            term.send_line(add)
+            term.wait_for(f"Password of {name}:")
+            term.send_line(secret)
+            term.wait_for(f"Type password of {name} again for confirmation:")
+            term.send_line(secret)
+            term.wait_for(f"User {name} created")
+            term.wait_for_prompt(count=2)
+            term.send_line(add)  # again, with two different answers
+            term.wait_for(re.compile(rf"(?s)User {name} created.*Password of {name}:"))
+            term.send_line("one")
+            term.wait_for(re.compile(r"(?s)created.*again for confirmation:"))
+            term.send_line("two")
+            term.wait_for_prompt(count=3)
+            term.send_line("echo status=$?")
+            screen = term.wait_for(re.compile(r"status=\d+"))
+        assert secret not in screen and "one" not in screen.split("created", 1)[1]
+        assert "Error: given passwords are different" in screen and "status=128" in screen
+        listed = etcdctl("user", "get", name, check=True).stdout
+        assert listed == f"User: {name}\nRoles:\n"
+    finally:
+        etcdctl("user", "delete", name)
