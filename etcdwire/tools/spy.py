@@ -27,6 +27,7 @@ from typing import TextIO
 from ..errors import ConnectFailed, EtcdError, UsageError
 from ..trace import CallTrace, ConnectionTrace, FrameTrace, TraceEvent
 from .spy_decode import CLIENT, SERVER, ConnectionSniffer
+from .spy_output import BackgroundEmitter
 from .tracefmt import JsonTraceWriter, TracePrinter, colour_enabled
 
 __all__ = ["Spy", "main", "parse_address"]
@@ -99,9 +100,6 @@ class Spy:
         self.connections = 0
         #: Finished calls by method: (ok, duration) each, for the summary at exit.
         self.calls: dict[str, list[tuple[bool, float]]] = {}
-        #: Set when writing the output failed; ``on_output_lost`` is then called once.
-        self.output_lost = False
-        self.on_output_lost: Callable[[], None] | None = None
 
     @property
     def upstream_text(self) -> str:
@@ -119,14 +117,7 @@ class Spy:
             self.calls.setdefault(event.method, []).append(
                 (event.code == 0, event.duration or 0.0)
             )
-        if self.output_lost:
-            return
-        try:
-            self._emit(event)
-        except OSError:  # stdout closed (a pipe into `head`): stop rather than fail per event
-            self.output_lost = True
-            if self.on_output_lost is not None:
-                self.on_output_lost()
+        self._emit(event)
 
     def summary(self) -> str:
         """Connections, then one row per method: calls, errors and latency percentiles."""
@@ -280,9 +271,10 @@ class Spy:
         reason = "by the spy"
         try:
             done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            reason = done.pop().result()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pending.pop()), 2.0)
+            first = pumps[0] if pumps[0] in done else pumps[1]
+            reason = first.result()
+            if pending:  # let the other direction finish what it is sending, briefly
+                await asyncio.wait(pending, timeout=2.0)
         finally:
             for pump in pumps:
                 pump.cancel()
@@ -312,23 +304,32 @@ class Spy:
         """Forward one direction until EOF or an error; decode what passes. Returns why it
         stopped."""
         side = "client" if direction == CLIENT else "server"
+        other = "server" if direction == CLIENT else "client"
         while True:
             try:
                 data = await reader.read(_CHUNK)
+            except ConnectionResetError:
+                writer.close()  # the sender is gone: nothing more will come back for it either
+                return f"by the {side} (reset)"
             except (OSError, ssl.SSLError) as exc:
+                writer.close()
                 return f"by a {side} connection error ({_reason(exc)})"
             if not data:
+                # Half-close toward the other side and let it finish what it is sending.
                 if writer.can_write_eof():
                     with contextlib.suppress(OSError):
                         writer.write_eof()
+                else:
+                    writer.close()
                 return f"by the {side}"
             writer.write(data)
             for event in sniffer.feed(direction, data):
                 self.show(event)
             try:
                 await writer.drain()
+            except ConnectionResetError:
+                return f"by the {other} (reset)"
             except (OSError, ssl.SSLError) as exc:
-                other = "server" if direction == CLIENT else "client"
                 return f"by a {other} connection error ({_reason(exc)})"
 
 
@@ -383,7 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _make_spy(args: argparse.Namespace, out: TextIO) -> Spy:
+def _make_spy(args: argparse.Namespace, out: TextIO) -> tuple[Spy, BackgroundEmitter]:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     server_ssl = _client_context(args.tls_cert, args.tls_key) if args.tls_cert else None
@@ -407,18 +408,23 @@ def _make_spy(args: argparse.Namespace, out: TextIO) -> Spy:
             decode=not args.no_decode,
             timestamps="wall",
         )
-    return Spy(
-        parse_address(args.listen),
-        parse_address(args.upstream),
-        emit,
+    listen, upstream = parse_address(args.listen), parse_address(args.upstream)
+    emitter = BackgroundEmitter(emit)
+    spy = Spy(
+        listen,
+        upstream,
+        emitter,
         server_ssl=server_ssl,
         upstream_ssl=upstream_ssl,
         frames=args.frames,
         connect_timeout=args.connect_timeout,
     )
+    return spy, emitter
 
 
-async def _run(spy: Spy, args: argparse.Namespace, log: TextIO) -> None:
+async def _run(
+    spy: Spy, emitter: BackgroundEmitter, args: argparse.Namespace, log: TextIO
+) -> None:
     if not args.no_upstream_check:
         await spy.check_upstream()
     await spy.start()
@@ -431,8 +437,8 @@ async def _run(spy: Spy, args: argparse.Namespace, log: TextIO) -> None:
     )
     log.flush()
     stop = asyncio.Event()
-    spy.on_output_lost = stop.set
     loop = asyncio.get_running_loop()
+    emitter.on_lost = lambda: loop.call_soon_threadsafe(stop.set)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
@@ -441,7 +447,8 @@ async def _run(spy: Spy, args: argparse.Namespace, log: TextIO) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await spy.close()
-    if not args.json and not spy.output_lost:
+        emitter.close()
+    if not args.json and not emitter.lost:
         with contextlib.suppress(OSError):
             log.write(spy.summary() + "\n")
             log.flush()
@@ -452,17 +459,21 @@ def main(argv: list[str]) -> int:
     out = sys.stdout
     log = sys.stderr if args.json else sys.stdout
     try:
-        spy = _make_spy(args, out)
-        asyncio.run(_run(spy, args, log))
+        spy, emitter = _make_spy(args, out)
     except EtcdError as exc:
         sys.stderr.write(f"etcdwire spy: error: {exc}\n")
         return 1
+    try:
+        asyncio.run(_run(spy, emitter, args, log))
+    except EtcdError as exc:
+        emitter.close()
+        sys.stderr.write(f"etcdwire spy: error: {exc}\n")
+        return 1
     except KeyboardInterrupt:
-        return 0
+        emitter.close()
     except BrokenPipeError:
         _discard_stdout()
-        return 0
-    if spy.output_lost:
+    if emitter.lost:
         _discard_stdout()
     return 0
 

@@ -50,6 +50,7 @@ from etcdwire._sync.channel import Channel
 from etcdwire.errors import StatusCode
 from etcdwire.tools.embedded import free_port, run_etcdctl
 from etcdwire.tools.spy_decode import CLIENT, SERVER, ConnectionSniffer
+from etcdwire.tools.spy_output import BackgroundEmitter
 from etcdwire.tools.tracefmt import JsonTraceWriter, TracePrinter
 from etcdwire.trace import CallTrace, ConnectionTrace, FrameTrace, MessageTrace, TraceEvent
 from tests.etcdctl_process import EtcdctlProcess
@@ -362,7 +363,7 @@ def test_etcdctl_watch_through_the_spy(etcd: Any, spy: Any) -> None:
     )
     # etcdctl was killed mid-stream: the call ends with the connection
     assert re.search(r"/etcdserverpb\.Watch/Watch end status=\? message='connection closed by "
-                     r"the client before the call ended' in \d+", text)
+                     r"the client( \(reset\))? before the call ended' in \d+", text)
 
 
 @pytest.mark.etcd
@@ -403,7 +404,7 @@ def test_frames_flag_shows_every_frame_with_headers_and_windows(etcd: Any, spy: 
     proxy = spy(etcd.endpoint, "--frames", "--color=always")
     key = _key()
     _ctl(proxy, "put", key, "f")
-    coloured = proxy.wait_for(r"by the client after 1 call")
+    coloured = proxy.wait_for(r"by the client( \(reset\))? after 1 call")
     assert "\x1b[1;36m>>\x1b[0m" in coloured and "\x1b[1;35m<<\x1b[0m" in coloured
     text = ANSI.sub("", coloured)
     # wall-clock timestamps on every event line
@@ -667,7 +668,7 @@ def test_colour_on_a_terminal_by_default(etcd: Any) -> None:
     try:
         read_until(b"listening on")
         run_etcdctl("put", _key(), "tty", endpoints=f"127.0.0.1:{port}", timeout=20)
-        read_until(b"by the client after 1 call")
+        read_until(b" after 1 call")
         assert b"\x1b[1;36m>>\x1b[0m" in seen
         assert b"\x1b[32mOK\x1b[0m" in seen
     finally:
@@ -698,3 +699,48 @@ def test_unknown_method_shows_raw_sizes_and_the_trailers_only_status(etcd: Any, 
     assert re.search(r">> MESSAGE +s=1 /etcdserverpb\.KV/NoSuchMethod raw \(5 bytes\)\n", text)
     assert re.search(r"/etcdserverpb\.KV/NoSuchMethod end status=UNIMPLEMENTED "
                      r"message='unknown method NoSuchMethod.*' in \d+", text)
+
+
+# --- output from its own thread ----------------------------------------------------------------
+
+
+def _conn_event(n: int) -> ConnectionTrace:
+    return ConnectionTrace(1, "test", "accepted", str(n))
+
+
+def test_output_thread_drops_and_counts_events_when_the_writer_falls_behind() -> None:
+    """A stalled terminal never stalls the proxy: past the queue limit events are dropped,
+    and the next line written says how many."""
+    gate = threading.Event()
+    written: list[TraceEvent] = []
+
+    def slow(event: TraceEvent) -> None:
+        gate.wait(10)
+        written.append(event)
+
+    emitter = BackgroundEmitter(slow, limit=2)
+    for n in range(10):
+        emitter(_conn_event(n))  # never blocks
+    assert emitter.dropped >= 7
+    gate.set()
+    emitter.close()
+    notes = [e for e in written if isinstance(e, ConnectionTrace) and e.state == "overrun"]
+    assert len(notes) == 1 and notes[0].detail == (
+        f"{emitter.dropped} events not shown: the output was too slow"
+    )
+    assert len(written) == 10 - emitter.dropped + 1
+
+
+def test_output_thread_stops_once_the_output_is_gone() -> None:
+    calls: list[str] = []
+
+    def broken(event: TraceEvent) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    emitter = BackgroundEmitter(broken)
+    emitter.on_lost = lambda: calls.append("lost")
+    emitter(_conn_event(1))
+    emitter(_conn_event(2))
+    emitter.close()
+    assert emitter.lost and calls == ["lost"]
+    emitter(_conn_event(3))  # ignored, no error
