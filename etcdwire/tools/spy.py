@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import random
 import signal
 import ssl
 import sys
@@ -33,6 +34,7 @@ from .tracefmt import JsonTraceWriter, TracePrinter, colour_enabled
 __all__ = ["Spy", "main", "parse_address"]
 
 _CHUNK = 256 * 1024
+_SAMPLES = 10_000  # latencies kept per method for the summary's percentiles
 #: Frames shown without ``--frames``: the connection- and stream-level events.
 _ALWAYS_SHOWN = frozenset(("RST_STREAM", "GOAWAY", "PING"))
 
@@ -40,7 +42,7 @@ _ALWAYS_SHOWN = frozenset(("RST_STREAM", "GOAWAY", "PING"))
 def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
     """``HOST:PORT``, ``[V6]:PORT``, ``:PORT`` or a URL ``http(s)://HOST:PORT``."""
     value = text.strip()
-    for scheme in ("http://", "https://", "unix://"):
+    for scheme in ("http://", "https://"):
         if value.startswith(scheme):
             value = value[len(scheme) :]
     value = value.rstrip("/")
@@ -98,8 +100,8 @@ class Spy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self.connections = 0
-        #: Finished calls by method: (ok, duration) each, for the summary at exit.
-        self.calls: dict[str, list[tuple[bool, float]]] = {}
+        #: Finished calls by method, for the summary at exit.
+        self.calls: dict[str, _MethodStats] = {}
 
     @property
     def upstream_text(self) -> str:
@@ -114,14 +116,15 @@ class Spy:
         ):
             return
         if isinstance(event, CallTrace) and event.event == "end":
-            self.calls.setdefault(event.method, []).append(
-                (event.code == 0, event.duration or 0.0)
-            )
+            stats = self.calls.get(event.method)
+            if stats is None:
+                stats = self.calls[event.method] = _MethodStats()
+            stats.add(event.code == 0, event.duration or 0.0)
         self._emit(event)
 
     def summary(self) -> str:
         """Connections, then one row per method: calls, errors and latency percentiles."""
-        total = sum(len(rows) for rows in self.calls.values())
+        total = sum(stats.count for stats in self.calls.values())
         lines = [f"etcdwire spy: {self.connections} connections, {total} calls"]
         if not self.calls:
             return lines[0]
@@ -131,13 +134,11 @@ class Spy:
             f"{'p50 ms':>9}  {'p99 ms':>9}  {'max ms':>9}"
         )
         for method in sorted(self.calls):
-            rows = self.calls[method]
-            durations = sorted(duration * 1000 for _, duration in rows)
-            errors = sum(1 for ok, _ in rows if not ok)
+            stats = self.calls[method]
             lines.append(
-                f"  {method:<{width}}  {len(rows):>6}  {errors:>6}  "
-                f"{_percentile(durations, 50):>9.3f}  {_percentile(durations, 99):>9.3f}  "
-                f"{durations[-1]:>9.3f}"
+                f"  {method:<{width}}  {stats.count:>6}  {stats.errors:>6}  "
+                f"{stats.percentile(50) * 1000:>9.3f}  {stats.percentile(99) * 1000:>9.3f}  "
+                f"{stats.slowest * 1000:>9.3f}"
             )
         return "\n".join(lines)
 
@@ -333,10 +334,37 @@ class Spy:
                 return f"by a {other} connection error ({_reason(exc)})"
 
 
-def _percentile(ordered: list[float], percent: float) -> float:
-    """Nearest-rank percentile of an ascending, non-empty list."""
-    rank = max(1, -(-len(ordered) * percent // 100))
-    return ordered[int(rank) - 1]
+class _MethodStats:
+    """Calls of one method: counts, the slowest, and a uniform sample of at most
+    ``_SAMPLES`` durations (reservoir sampling) for the percentiles, so a spy left running
+    for days keeps a bounded size."""
+
+    __slots__ = ("count", "errors", "samples", "slowest")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors = 0
+        self.slowest = 0.0
+        self.samples: list[float] = []
+
+    def add(self, ok: bool, duration: float) -> None:
+        self.count += 1
+        self.errors += not ok
+        self.slowest = max(self.slowest, duration)
+        if len(self.samples) < _SAMPLES:
+            self.samples.append(duration)
+        else:
+            slot = random.randrange(self.count)
+            if slot < _SAMPLES:
+                self.samples[slot] = duration
+
+    def percentile(self, percent: float) -> float:
+        """Nearest-rank percentile of the sampled durations (0 when there are none)."""
+        ordered = sorted(self.samples)
+        if not ordered:
+            return 0.0
+        rank = max(1, -(-len(ordered) * percent // 100))
+        return ordered[int(rank) - 1]
 
 
 def _reason(exc: BaseException) -> str:

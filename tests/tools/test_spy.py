@@ -47,8 +47,9 @@ from etcdwire._h2.frames import (
 )
 from etcdwire._pb import rpc_pb2
 from etcdwire._sync.channel import Channel
-from etcdwire.errors import StatusCode
+from etcdwire.errors import StatusCode, UsageError
 from etcdwire.tools.embedded import free_port, run_etcdctl
+from etcdwire.tools.spy import _MethodStats, parse_address
 from etcdwire.tools.spy_decode import CLIENT, SERVER, ConnectionSniffer
 from etcdwire.tools.spy_output import BackgroundEmitter
 from etcdwire.tools.tracefmt import JsonTraceWriter, TracePrinter
@@ -744,3 +745,40 @@ def test_output_thread_stops_once_the_output_is_gone() -> None:
     emitter.close()
     assert emitter.lost and calls == ["lost"]
     emitter(_conn_event(3))  # ignored, no error
+
+
+# --- small parts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:2379", ("127.0.0.1", 2379)),
+        (":2379", ("127.0.0.1", 2379)),
+        ("http://localhost:2379", ("localhost", 2379)),
+        ("https://10.0.0.1:2379/", ("10.0.0.1", 2379)),
+        ("[::1]:2379", ("::1", 2379)),
+    ],
+)
+def test_parse_address(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["localhost", "host:port", "host:0", "host:70000", ""])
+def test_parse_address_refuses_bad_input(text: str) -> None:
+    with pytest.raises(UsageError, match="expected HOST:PORT"):
+        parse_address(text)
+
+
+def test_summary_percentiles_and_bounded_samples() -> None:
+    stats = _MethodStats()
+    for ms in range(1, 101):
+        stats.add(ms % 10 != 0, ms / 1000)
+    assert (stats.count, stats.errors) == (100, 10)
+    assert stats.percentile(50) == pytest.approx(0.050)
+    assert stats.percentile(99) == pytest.approx(0.099)
+    assert stats.slowest == pytest.approx(0.100)
+    for _ in range(25_000):
+        stats.add(True, 0.001)
+    assert stats.count == 25_100 and len(stats.samples) == 10_000
+    assert stats.slowest == pytest.approx(0.100)
