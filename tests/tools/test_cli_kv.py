@@ -291,8 +291,10 @@ def test_watch_prints_etcdctls_lines_and_ends_cleanly_on_ctrl_c(
     etcd: EtcdMember, prefix: str, background: Any
 ) -> None:
     start = int(json.loads(etcdctl(etcd, "get", "x", "-w", "json").stdout)["header"]["revision"])
-    watcher = background("watch", prefix, "--prefix", "--prev-kv", endpoint=etcd)
-    theirs = EtcdctlProcess(etcd, "watch", prefix, "--prefix", "--prev-kv")
+    # Both start at the next revision, so the writes below are seen however late they start.
+    since = str(start + 1)
+    watcher = background("watch", prefix, "--prefix", "--prev-kv", "--rev", since, endpoint=etcd)
+    theirs = EtcdctlProcess(etcd, "watch", prefix, "--prefix", "--prev-kv", "--rev", since)
     try:
         assert cli("put", prefix + "w", "a", endpoint=etcd).rc == 0
         assert cli("put", prefix + "w", "b", endpoint=etcd).rc == 0
@@ -319,7 +321,6 @@ def test_watch_prints_etcdctls_lines_and_ends_cleanly_on_ctrl_c(
     assert watcher.interrupt() == 0
     assert watcher.stderr == ""
     # From a past revision, in JSON: the same documents etcdctl prints.
-    since = str(start + 1)
     replay = background("watch", prefix, "--prefix", "--rev", since, "-w", "json", endpoint=etcd)
     other = EtcdctlProcess(etcd, "watch", prefix, "--prefix", "--rev", since, "-w", "json")
     try:

@@ -139,18 +139,10 @@ def go_value(value: Any) -> str:
 # ---- tables ----------------------------------------------------------------------------------
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def render_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A table as etcdctl's tablewriter draws it: ``+---+`` borders, the header upper-cased
-    and centred, numeric cells right-aligned and the others left-aligned, one space of padding.
-    Returns the text with a trailing newline."""
+    """A table as etcdctl 3.5's tablewriter draws it: ``+---+`` borders, the header
+    upper-cased and centred (the odd space on the right), every cell right-aligned, one space
+    of padding. Returns the text with a trailing newline."""
     head = [str(name).upper() for name in header]
     body = [[str(cell) for cell in row] for row in rows]
     widths = [len(name) for name in head]
@@ -167,11 +159,10 @@ def render_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
         for index, width in enumerate(widths):
             cell = cells[index] if index < len(cells) else ""
             if centre:
-                text = cell.center(width)
-            elif _is_number(cell):
-                text = cell.rjust(width)
+                left = (width - len(cell)) // 2
+                text = " " * left + cell.ljust(width - left)
             else:
-                text = cell.ljust(width)
+                text = cell.rjust(width)
             parts.append(f" {text} ")
         return "|" + "|".join(parts) + "|"
 
