@@ -13,7 +13,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,29 +36,18 @@ from etcdwire.tools.ctl.snapshot_db import SnapshotFormatError, crc32c, snapshot
 from etcdwire.tools.embedded import EtcdMember, find_etcd_binary
 from etcdwire.types import Member, Permission, PermissionType
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import CliResult
+from .conftest import cli as run_etcdwire
 
 
-def cli(
-    *args: str, endpoints: Any, input: str | None = None, timeout: float = 60.0
-) -> subprocess.CompletedProcess[str]:
-    """The real ``etcdwire`` command (``python -m etcdwire.tools.cli``) against ``endpoints``
-    (a URL, a member, a cluster or a list), with no ETCDCTL_* variable leaking in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCDCTL_", "ETCD_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "etcdwire.tools.cli", f"--endpoints={_urls(endpoints)}", *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+def cli(*args: str, endpoints: Any, input: str | None = None, timeout: float = 60.0) -> CliResult:
+    """The real ``etcdwire`` command against ``endpoints`` (a URL, a member, a cluster or a
+    list of them), through the tools' ``cli`` helper (no ETCDCTL_* variable leaks in)."""
+    return run_etcdwire(*args, endpoint=_urls(endpoints), input=input, timeout=timeout)
 
 
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+def ok(result: CliResult) -> str:
+    assert result.rc == 0, f"exit {result.rc}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     return result.stdout
 
@@ -289,7 +277,7 @@ def _add_learner(peer_url: str, endpoints: Any) -> str:
         result = cli(
             "member", "add", "joiner", f"--peer-urls={peer_url}", "--learner", endpoints=endpoints
         )
-        if result.returncode == 0 or "unhealthy cluster" not in result.stderr:
+        if result.rc == 0 or "unhealthy cluster" not in result.stderr:
             return ok(result)
         assert time.monotonic() < end, result.stderr
         time.sleep(0.5)
@@ -318,7 +306,7 @@ def test_membership_changes_seen_by_etcdctl(fresh_cluster: Any, etcdctl: Any) ->
         end = time.monotonic() + 30
         while True:  # etcd refuses until the learner caught up with the leader
             result = cli("member", "promote", new_id, endpoints=cluster)
-            if result.returncode == 0:
+            if result.rc == 0:
                 break
             assert "in sync with leader" in result.stderr and time.monotonic() < end, result.stderr
             time.sleep(0.3)
@@ -359,7 +347,7 @@ def test_membership_changes_seen_by_etcdctl(fresh_cluster: Any, etcdctl: Any) ->
         listed = etcdctl("member", "list", endpoint=cluster, check=True).stdout
         assert new_id not in listed and len(listed.splitlines()) == 3
         again = cli("member", "remove", new_id, endpoints=cluster)
-        assert again.returncode == 1 and again.stderr == "Error: etcdserver: member not found\n"
+        assert again.rc == 1 and again.stderr == "Error: etcdserver: member not found\n"
 
         # leadership moved to a follower, as etcdctl then reports it
         statuses = json.loads(
@@ -388,11 +376,11 @@ def test_changes_in_an_unsupported_format_exit_4_and_change_nothing(etcd_factory
         result = cli(
             "member", "add", "x", "--peer-urls=http://127.0.0.1:1", "-w", fmt, endpoints=member
         )
-        assert result.returncode == 4
+        assert result.rc == 4
         assert result.stderr == f"Error: {fmt} not supported as output format\n"
     assert len(ok(cli("member", "list", endpoints=member)).splitlines()) == 1
     bad = cli("member", "add", "x", endpoints=member)
-    assert bad.returncode == 128 and "peer urls not provided" in bad.stderr
+    assert bad.rc == 128 and "peer urls not provided" in bad.stderr
 
 
 # ============================================================================================
@@ -474,7 +462,7 @@ def test_endpoint_health_reports_an_unreachable_endpoint(etcd: Any) -> None:
         "health",
         endpoints=[etcd.url, dead],
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.rc == 1 and "Traceback" not in result.stderr
     assert f"{etcd.url} is healthy" in result.stderr
     assert f"{dead} is unhealthy: failed to commit proposal: " in result.stderr
     assert result.stderr.rstrip().endswith("Error: unhealthy cluster")
@@ -495,7 +483,7 @@ def test_endpoint_commands_over_mtls(etcd_mtls: Any, etcdctl: Any) -> None:
     assert theirs[1] == status[1]
     no_cert = cli(f"--cacert={files.ca_file}", "endpoint", "status", endpoints=etcd_mtls.url)
     # refused at the handshake: one line naming the cause, the bad-connection status
-    assert no_cert.returncode == 2 and no_cert.stderr.count("\n") == 1
+    assert no_cert.rc == 2 and no_cert.stderr.count("\n") == 1
     assert no_cert.stderr.startswith("Error: ") and "certificate" in no_cert.stderr
 
 
@@ -539,7 +527,7 @@ def test_alarm_list_and_disarm_on_a_healthy_member(etcd: Any, etcdctl: Any) -> N
     assert mine["header"]["cluster_id"] == theirs["header"]["cluster_id"]
     assert ok(cli("alarm", "disarm", "-w", "json", endpoints=etcd)).strip() == "{}"
     table = cli("alarm", "list", "-w", "table", endpoints=etcd)
-    assert table.returncode == 4 and table.stderr == "Error: table not supported as output format\n"
+    assert table.rc == 4 and table.stderr == "Error: table not supported as output format\n"
 
 
 @pytest.mark.etcd
@@ -553,7 +541,7 @@ def test_nospace_alarm_listed_then_disarmed(etcd_factory: Any, etcdctl: Any) -> 
         assert listed == etcdctl("alarm", "list", member=member, check=True).stdout
         assert listed.endswith("alarm:NOSPACE \n") and listed.startswith("memberID:")
         health = cli("endpoint", "health", "-w", "json", endpoints=member)
-        assert health.returncode == 1
+        assert health.rc == 1
         assert json.loads(health.stdout)[0]["error"] == "Active Alarm(s): NOSPACE"
         fields = ok(cli("alarm", "list", "-w", "fields", endpoints=member))
         assert '"AlarmType" : NOSPACE' in fields
@@ -584,7 +572,7 @@ def test_defrag_each_endpoint_and_the_whole_cluster(etcd_cluster: Any) -> None:
 def test_defrag_of_an_unreachable_endpoint_fails(etcd: Any) -> None:
     dead = "http://127.0.0.1:1"
     result = cli("--dial-timeout=1s", "--command-timeout=2s", "defrag", endpoints=[etcd.url, dead])
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.rc == 1 and "Traceback" not in result.stderr
     assert result.stdout == f"Finished defragmenting etcd member[{etcd.url}]\n"
     assert result.stderr.startswith(f"Failed to defragment etcd member[{dead}] (")
 
@@ -643,11 +631,11 @@ def test_snapshot_save_accepted_by_etcdutl_and_status_agrees(
 @pytest.mark.cluster
 def test_snapshot_save_needs_exactly_one_endpoint(etcd_cluster: Any, tmp_path: Path) -> None:
     result = cli("snapshot", "save", str(tmp_path / "x.db"), endpoints=etcd_cluster)
-    assert result.returncode == 5  # as etcdctl 3.5
+    assert result.rc == 5  # as etcdctl 3.5
     assert result.stderr.startswith("Error: snapshot must be requested to one selected node")
     assert not list(tmp_path.iterdir())
     missing = cli("snapshot", "status", str(tmp_path / "nothing.db"), endpoints=etcd_cluster)
-    assert missing.returncode == 1 and missing.stderr.startswith("Error: ")
+    assert missing.rc == 1 and missing.stderr.startswith("Error: ")
 
 
 # ============================================================================================
@@ -726,9 +714,9 @@ def test_users_and_roles_cross_checked_with_etcdctl(etcd_factory: Any, etcdctl: 
     assert etcdctl("user", "list", member=member, check=True).stdout == "alice\n"
     assert etcdctl("role", "list", member=member, check=True).stdout == "reader\n"
     missing = cli("user", "get", "nobody", endpoints=member)
-    assert missing.returncode == 1 and missing.stderr == "Error: etcdserver: user name not found\n"
+    assert missing.rc == 1 and missing.stderr == "Error: etcdserver: user name not found\n"
     table = cli("role", "list", "-w", "table", endpoints=member)
-    assert table.returncode == 4
+    assert table.rc == 4
 
 
 @pytest.mark.etcd
@@ -750,7 +738,7 @@ def test_auth_enable_then_user_flag_works(etcd_factory: Any, etcdctl: Any) -> No
     assert their_status.startswith("Authentication Status: true\n")
 
     anonymous = cli("user", "list", endpoints=member)
-    assert anonymous.returncode == 1 and anonymous.stderr.count("\n") == 1
+    assert anonymous.rc == 1 and anonymous.stderr.count("\n") == 1
     assert "Traceback" not in anonymous.stderr
     # carol reads and writes under app/ only; etcdctl agrees
     ok(cli("--user=carol", "--password=carolpw", "put", "app/x", "1", endpoints=member))
@@ -759,7 +747,7 @@ def test_auth_enable_then_user_flag_works(etcd_factory: Any, etcdctl: Any) -> No
     )
     assert got.stdout == "1\n"
     denied = cli("--user=carol:carolpw", "put", "other", "1", endpoints=member)
-    assert denied.returncode == 1 and denied.stderr == "Error: etcdserver: permission denied\n"
+    assert denied.rc == 1 and denied.stderr == "Error: etcdserver: permission denied\n"
     # a password changed through stdin by etcdwire is the one etcdctl must use
     ok(
         cli(
@@ -791,4 +779,4 @@ def test_auth_status_in_simple_and_json_like_etcdctl(etcd: Any, etcdctl: Any) ->
     their_json = json.loads(etcdctl("auth", "status", "-w", "json", check=True).stdout)
     assert set(mine_json) == set(their_json)
     fields = cli("auth", "status", "-w", "fields", endpoints=etcd)
-    assert fields.returncode == 4
+    assert fields.rc == 4
