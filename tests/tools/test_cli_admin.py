@@ -608,6 +608,13 @@ def test_snapshot_save_accepted_by_etcdutl_and_status_agrees(
         == expected
     )
 
+    # a damaged copy is one clear error, never a traceback
+    half = tmp_path / "half.db"
+    half.write_bytes(mine.read_bytes()[: mine.stat().st_size // 2])
+    broken = cli("snapshot", "status", str(half), endpoints=etcd)
+    assert broken.rc == 1 and broken.stderr.startswith("Error: truncated: ")
+    assert broken.stderr.count("\n") == 1
+
     # a snapshot etcdctl saved reads the same through etcdwire, in every format
     theirs = tmp_path / "theirs.db"
     etcdctl("snapshot", "save", str(theirs), check=True)

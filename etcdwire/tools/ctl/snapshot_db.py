@@ -111,10 +111,14 @@ class _Branch(Exception):
 
 
 def _walk(
-    buf: Any, page_size: int, root: int, inline: bytes | None = None
+    buf: Any, page_size: int, high: int, root: int, inline: bytes | None = None
 ) -> Iterator[tuple[bytes, bytes, int]]:
     """Every (key, value, flags) of a bucket in key order (``inline``: the bucket's page is
-    stored in its value)."""
+    stored in its value). Pages are checked to lie below the high water mark ``high`` and to
+    be visited once, so a damaged file cannot send the walk outside the file or round a loop."""
+    if inline is None:
+        _check_page(root, high, set())
+    seen: set[int] = {root}
     stack: list[tuple[Any, int]] = (
         [(memoryview(inline), 0)] if inline is not None else [(buf, root * page_size)]
     )
@@ -123,7 +127,17 @@ def _walk(
         try:
             yield from _leaf_items(source, offset)
         except _Branch as branch:
+            for child in branch.children:
+                _check_page(child, high, seen)
+                seen.add(child)
             stack.extend((buf, child * page_size) for child in reversed(branch.children))
+
+
+def _check_page(page: int, high: int, seen: set[int]) -> None:
+    if not 2 <= page < high:
+        raise SnapshotFormatError(f"page {page} is outside the database (pages 2..{high - 1})")
+    if page in seen:
+        raise SnapshotFormatError(f"page {page} is referenced twice")
 
 
 def snapshot_db_status(path: str | os.PathLike[str]) -> DBStatus:
@@ -144,15 +158,19 @@ def _db_status(buf: Any) -> DBStatus:
     if not metas:
         raise SnapshotFormatError("not a bbolt database (no valid meta page)")
     page_size, root, high, _ = max(metas, key=lambda meta: meta[3])
+    if len(buf) < high * page_size:
+        raise SnapshotFormatError(
+            f"truncated: {len(buf)} bytes, the database needs {high * page_size}"
+        )
     crc, revision, keys = 0, 0, 0
     try:
-        for name, value, flags in _walk(buf, page_size, root):
+        for name, value, flags in _walk(buf, page_size, high, root):
             if not flags & _BUCKET_LEAF:
                 continue
             crc = crc32c(name, crc)
             (bucket_root,) = struct.unpack_from("<Q", value, 0)
             inline = value[16:] if bucket_root == 0 else None
-            for key, item, item_flags in _walk(buf, page_size, bucket_root, inline):
+            for key, item, item_flags in _walk(buf, page_size, high, bucket_root, inline):
                 crc = crc32c(key, crc)
                 if not item_flags & _BUCKET_LEAF:
                     crc = crc32c(item, crc)
