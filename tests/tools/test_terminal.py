@@ -10,8 +10,6 @@ import itertools
 import os
 import re
 import shlex
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 from etcdwire import Client
 from etcdwire.tools.embedded import EtcdMember
 
+from .conftest import CliResult, cli, cli_command
 from .terminal import PROMPT, Terminal, needs_tmux, sgr_codes, strip_ansi
 
 pytestmark = [needs_tmux, pytest.mark.etcd]
@@ -30,20 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {"NO_COLOR": "", "COLUMNS": "", "LINES": ""}
 
 
-def etcdwire(*args: str) -> list[str]:
-    return [sys.executable, "-m", "etcdwire.tools.cli", *args]
+etcdwire = cli_command
 
 
 def urls(target: Any) -> str:
     return target.url if isinstance(target, EtcdMember) else ",".join(target.urls)
 
 
-def piped(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    env.pop("NO_COLOR", None)
-    return subprocess.run(
-        etcdwire(*args), capture_output=True, text=True, timeout=60, cwd=ROOT, env=env, check=False
-    )
+def piped(*args: str) -> CliResult:
+    """The same command with its output in pipes, as a script would run it."""
+    return cli(*args, env=ENV, timeout=60)
 
 
 def run_on_terminal(*args: str, width: int = 200, height: int = 30) -> tuple[int, Terminal]:
@@ -143,7 +138,7 @@ def test_trace_in_colour_on_a_terminal_and_plain_in_a_pipe(etcd: Any) -> None:
     assert "HEADERS" in plain_screen and etcd.url in plain_screen
 
     result = piped(*args)
-    assert result.returncode == 0
+    assert result.rc == 0
     assert "HEADERS" in result.stderr and "\x1b[" not in result.stderr + result.stdout
     # the words are the same; only the colour differs
     assert strip_ansi(screen).count("HEADERS") >= 1
@@ -186,7 +181,7 @@ def test_snapshot_progress_bar_draws_and_finishes(etcd_factory: Any, tmp_path: P
     assert lines[-1] == PROMPT.rstrip()
 
     quiet = piped("--endpoints=" + member.url, "snapshot", "save", str(tmp_path / "piped.db"))
-    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert quiet.rc == 0 and quiet.stderr == ""
     assert quiet.stdout == f"Snapshot saved at {tmp_path / 'piped.db'}\n"
 
 

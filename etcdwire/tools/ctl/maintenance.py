@@ -360,8 +360,6 @@ def _endpoints(ctx: Context, args: argparse.Namespace) -> list[str]:
 
 def _endpoint_status(ctx: Context, args: argparse.Namespace) -> int:
     out = ctx.out
-    if out.format not in ("simple", "json", "table", "fields"):
-        raise out.unsupported()
     rows: list[tuple[str, MemberStatus]] = []
     failed = False
     for endpoint in _endpoints(ctx, args):
