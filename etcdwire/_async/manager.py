@@ -136,6 +136,17 @@ class AsyncConnectionManager:
         )
         return self._channel(str(parse_address(endpoint, default_tls=tls)))
 
+    def _ready_pinned(self) -> AsyncChannel | None:
+        """The common case, without a wait: the pinned endpoint's connection is up."""
+        if self.table.policy != "pinned":
+            return None
+        pinned = self.table.pinned
+        current = self._channels.get(pinned) if pinned is not None else None
+        connection = current.connection if current is not None else None
+        if current is not None and connection is not None and connection.usable:
+            return current
+        return None
+
     async def channel(
         self, deadline: float | None, *, exclude: Sequence[str] = ()
     ) -> AsyncChannel:
@@ -143,13 +154,10 @@ class AsyncConnectionManager:
         table's backoff) when needed, moving on to other endpoints when one fails."""
         if self._closed:
             raise UsageError("the client is closed")
-        if not exclude and self.table.policy == "pinned":
-            # The common case: the pinned endpoint's connection is up.
-            pinned = self.table.pinned
-            current = self._channels.get(pinned) if pinned is not None else None
-            connection = current.connection if current is not None else None
-            if current is not None and connection is not None and connection.usable:
-                return current
+        if not exclude:
+            ready = self._ready_pinned()
+            if ready is not None:
+                return ready
         attempts: list[tuple[str, BaseException]] = []
         excluded = set(exclude)
         while True:
@@ -245,7 +253,10 @@ class AsyncConnectionManager:
             async with self._auth_lock:
                 if tokens.needs_token(monotonic(), for_stream=for_stream):
                     await self._authenticate(deadline)
-        token = tokens.token_for_request()
+        return self._token_metadata()
+
+    def _token_metadata(self) -> Metadata:
+        token = self.tokens.token_for_request()
         return (("token", token),) if token else ()
 
     async def _authenticate(self, deadline: float | None) -> None:
@@ -288,8 +299,14 @@ class AsyncConnectionManager:
         exclude: tuple[str, ...] = ()
         while True:
             attempt += 1
-            token_md = await self.metadata(deadline)
-            channel = await self.channel(deadline, exclude=exclude)
+            # The common case (no token to fetch, the pinned connection up) without a wait.
+            if self.tokens.needs_token(0.0):
+                token_md = await self.metadata(deadline)
+            else:
+                token_md = self._token_metadata()
+            channel = (None if exclude else self._ready_pinned()) or await self.channel(
+                deadline, exclude=exclude
+            )
             try:
                 return await channel.unary_unary(
                     method, request, deadline=deadline, metadata=(*token_md, *metadata)

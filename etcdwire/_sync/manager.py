@@ -138,6 +138,17 @@ class ConnectionManager:
         )
         return self._channel(str(parse_address(endpoint, default_tls=tls)))
 
+    def _ready_pinned(self) -> Channel | None:
+        """The common case, without a wait: the pinned endpoint's connection is up."""
+        if self.table.policy != "pinned":
+            return None
+        pinned = self.table.pinned
+        current = self._channels.get(pinned) if pinned is not None else None
+        connection = current.connection if current is not None else None
+        if current is not None and connection is not None and connection.usable:
+            return current
+        return None
+
     def channel(
         self, deadline: float | None, *, exclude: Sequence[str] = ()
     ) -> Channel:
@@ -145,13 +156,10 @@ class ConnectionManager:
         table's backoff) when needed, moving on to other endpoints when one fails."""
         if self._closed:
             raise UsageError("the client is closed")
-        if not exclude and self.table.policy == "pinned":
-            # The common case: the pinned endpoint's connection is up.
-            pinned = self.table.pinned
-            current = self._channels.get(pinned) if pinned is not None else None
-            connection = current.connection if current is not None else None
-            if current is not None and connection is not None and connection.usable:
-                return current
+        if not exclude:
+            ready = self._ready_pinned()
+            if ready is not None:
+                return ready
         attempts: list[tuple[str, BaseException]] = []
         excluded = set(exclude)
         while True:
@@ -247,7 +255,10 @@ class ConnectionManager:
             with self._auth_lock:
                 if tokens.needs_token(monotonic(), for_stream=for_stream):
                     self._authenticate(deadline)
-        token = tokens.token_for_request()
+        return self._token_metadata()
+
+    def _token_metadata(self) -> Metadata:
+        token = self.tokens.token_for_request()
         return (("token", token),) if token else ()
 
     def _authenticate(self, deadline: float | None) -> None:
@@ -290,8 +301,14 @@ class ConnectionManager:
         exclude: tuple[str, ...] = ()
         while True:
             attempt += 1
-            token_md = self.metadata(deadline)
-            channel = self.channel(deadline, exclude=exclude)
+            # The common case (no token to fetch, the pinned connection up) without a wait.
+            if self.tokens.needs_token(0.0):
+                token_md = self.metadata(deadline)
+            else:
+                token_md = self._token_metadata()
+            channel = (None if exclude else self._ready_pinned()) or self.channel(
+                deadline, exclude=exclude
+            )
             try:
                 return channel.unary_unary(
                     method, request, deadline=deadline, metadata=(*token_md, *metadata)
