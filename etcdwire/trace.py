@@ -7,7 +7,8 @@ called for every HTTP/2 frame each way (:class:`FrameTrace`), every gRPC message
 
 * :class:`TraceWriter` writes one line per event (``>>`` sent, ``<<`` received) to a text stream
   or to the ``etcdwire.trace`` logger, optionally with each message decoded as protobuf text;
-  secrets (``authorization``, ``token``) are redacted by the frame formatter.
+  secrets are redacted: the ``authorization`` and ``token`` headers by the frame formatter,
+  passwords and auth tokens in decoded messages by :func:`format_event`.
 * :class:`TraceSummary` counts frames and messages, for a short report at the end.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from google.protobuf import text_format
+from google.protobuf.message import Message
 
 from ._h2.trace import FrameRecord, format_frame
 
@@ -79,8 +81,26 @@ class MessageTrace:
         self.time = time.monotonic()
 
     def decode(self) -> Any:
-        """The protobuf message, parsed from the payload."""
+        """The protobuf message, parsed from the payload (secrets included: see
+        :func:`format_event` for a shareable form)."""
         return self.message_type.FromString(bytes(self.payload))
+
+
+#: String fields that carry credentials: AuthenticateRequest.password, AuthenticateResponse.token,
+#: AuthUserAddRequest and AuthUserChangePasswordRequest password / hashedPassword.
+_SECRET_FIELDS = frozenset({"password", "hashedPassword", "token"})
+
+
+def _redact_secrets(message: Message) -> None:
+    """Replace credential fields, at any depth, by ``<redacted NB>`` (as etcdwire.tools does)."""
+    for field, value in message.ListFields():
+        if field.name in _SECRET_FIELDS and isinstance(value, str):
+            setattr(message, field.name, f"<redacted {len(value.encode())}B>")
+        elif field.message_type is not None:
+            # a message, or a repeated field of them (iterating a map gives its keys: skipped)
+            for child in [value] if isinstance(value, Message) else value:
+                if isinstance(child, Message):
+                    _redact_secrets(child)
 
 
 class CallTrace:
@@ -151,7 +171,9 @@ def format_event(event: TraceEvent, *, decode_messages: bool = False) -> str:
         )
         if decode_messages:
             try:
-                body = text_format.MessageToString(event.decode(), as_one_line=True)
+                message = event.decode()
+                _redact_secrets(message)
+                body = text_format.MessageToString(message, as_one_line=True)
             except Exception as exc:  # a trace must never break the call it describes
                 body = f"<undecodable: {exc}>"
             line += " {" + body[:2000] + "}"

@@ -51,13 +51,20 @@ def parse_address(text: str, *, default_tls: bool = False) -> Address:
             if not path:
                 raise UsageError(f"endpoint {text!r} has no socket path")
             return Address("localhost", 0, is_tls, path)
+    scheme = ""
     if raw.startswith("https://"):
-        tls, raw = True, raw[len("https://") :]
+        scheme, tls, raw = "https://", True, raw[len("https://") :]
     elif raw.startswith("http://"):
-        tls, raw = False, raw[len("http://") :]
+        scheme, tls, raw = "http://", False, raw[len("http://") :]
     elif "://" in raw:
         raise UsageError(f"endpoint {text!r}: unsupported scheme")
     raw = raw.rstrip("/")
+    if "@" in raw:
+        # user:password@host: refused without echoing it, so the password stays out of logs
+        raise UsageError(
+            f"endpoint {scheme}<credentials>@{raw.rpartition('@')[2]}: credentials do not "
+            "belong in an endpoint; pass username= and password="
+        )
     if raw.startswith("["):
         host, _, rest = raw[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
