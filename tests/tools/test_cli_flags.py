@@ -414,3 +414,53 @@ def test_trace_file_writes_json_lines_and_colour_always(
     assert ROOT_PASSWORD not in path.read_text()
     frames = [record for record in records if record["type"] == "frame"]
     assert {"send", "recv"} <= {record["direction"] for record in frames}
+
+
+# ---- TLS ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.etcd
+def test_tls_flags_and_environment_against_a_client_cert_member(
+    etcd_mtls: EtcdMember, tls_certs: Any
+) -> None:
+    """--cacert/--cert/--key (or ETCDCTL_CACERT/CERT/KEY) reach an mTLS member; a bare
+    host:port becomes https when TLS files are given; a missing client cert or an untrusted
+    server is one error line."""
+    hostport = etcd_mtls.url.split("://", 1)[1]
+    files = [
+        f"--cacert={tls_certs.ca_file}",
+        f"--cert={tls_certs.client_cert_file}",
+        f"--key={tls_certs.client_key_file}",
+    ]
+    key = f"cli-tls-{uuid.uuid4().hex[:8]}"
+    put = cli(f"--endpoints={hostport}", *files, "put", key, "secure")
+    assert (put.rc, put.stdout) == (0, "OK\n"), put.stderr
+    env = {
+        "ETCDCTL_ENDPOINTS": etcd_mtls.url,
+        "ETCDCTL_CACERT": tls_certs.ca_file,
+        "ETCDCTL_CERT": tls_certs.client_cert_file,
+        "ETCDCTL_KEY": tls_certs.client_key_file,
+    }
+    assert cli("get", key, "--print-value-only", env=env).stdout == "secure\n"
+    skip_verify = cli(
+        "--insecure-skip-tls-verify",
+        f"--cert={tls_certs.client_cert_file}",
+        f"--key={tls_certs.client_key_file}",
+        "get",
+        key,
+        "--print-value-only",
+        endpoint=etcd_mtls,
+    )
+    assert skip_verify.stdout == "secure\n", skip_verify.stderr
+    for args in (
+        [f"--cacert={tls_certs.ca_file}"],  # no client certificate
+        [
+            f"--cacert={tls_certs.other_ca_file}",  # the server's CA is not trusted
+            f"--cert={tls_certs.client_cert_file}",
+            f"--key={tls_certs.client_key_file}",
+        ],
+    ):
+        failed = cli(*args, "--dial-timeout=2s", "get", key, endpoint=etcd_mtls)
+        assert failed.rc != 0
+        assert failed.stderr.startswith("Error: ") and failed.stderr.count("\n") == 1
+        assert "Traceback" not in failed.stderr

@@ -90,13 +90,22 @@ def test_get_output_is_etcdctls_in_json_fields_and_simple(
     etcd: EtcdMember, seeded: str, query: list[str]
 ) -> None:
     args = [part.replace("{p}", seeded) for part in query]
-    for fmt in ("json", "fields", "simple"):
-        ours, theirs = both(etcd, "-w", fmt, *args)
+    formats = ("json", "fields", "simple")
+    with ThreadPoolExecutor(6) as pool:
+        runs = {
+            fmt: (
+                pool.submit(cli, "-w", fmt, *args, endpoint=etcd),
+                pool.submit(etcdctl, etcd, "-w", fmt, *args),
+            )
+            for fmt in formats
+        }
+    for fmt, (ours_future, theirs_future) in runs.items():
+        ours, theirs = ours_future.result(), theirs_future.result()
         assert ours.rc == theirs.rc == 0, (ours.stderr, theirs.stderr)
         if fmt == "json":
             assert json.loads(ours.stdout) == json.loads(theirs.stdout)
         else:
-            assert ours.stdout == theirs.stdout
+            assert ours.stdout == theirs.stdout, fmt
 
 
 def test_get_json_is_parseable_as_etcdctl_scripts_expect(etcd: EtcdMember, seeded: str) -> None:

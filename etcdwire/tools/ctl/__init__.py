@@ -129,7 +129,11 @@ def run(
     files: list[TextIO] = []
     ctx: Context | None = None
     try:
-        args = build_parser().parse_args(normalize_bool_flags(argv))
+        parser = build_parser()
+        if not argv:  # as etcdctl: the help, on stdout
+            parser.print_help(stdout or sys.stdout)
+            return 0
+        args = parser.parse_args(normalize_bool_flags(argv))
         options = resolve_options(args, env)
         if options.debug:
             logging.basicConfig(level=logging.DEBUG, stream=err)

@@ -190,7 +190,12 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
         help="comma-separated gRPC endpoints (default 127.0.0.1:2379)",
     )
     add("--user", dest="user", metavar="USER[:PASSWORD]", help="username[:password] for auth")
-    add("--password", dest="password", help="password for auth (when --user has none)")
+    add(
+        "--password",
+        dest="password",
+        metavar="PASSWORD",
+        help="password for auth (when --user has none)",
+    )
     add("--cacert", dest="cacert", metavar="FILE", help="CA bundle to verify servers")
     add("--cert", dest="cert", metavar="FILE", help="client certificate")
     add("--key", dest="key", metavar="FILE", help="client key")

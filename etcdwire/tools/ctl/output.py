@@ -252,8 +252,18 @@ class Output:
         else:
             key, value = kv.key, kv.value
         if not self.value_only:
-            self.raw(key + b"\n")
-        self.raw(value + b"\n")
+            self.data_line(key)
+        self.data_line(value)
+
+    def data_line(self, data: bytes) -> None:
+        """A key or value and a newline: as text when it is UTF-8 (the common case, buffered),
+        else as the raw bytes."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.raw(data + b"\n")
+        else:
+            self.stream.write(text + "\n")
 
     # table
     def table(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
