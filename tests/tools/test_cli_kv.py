@@ -456,3 +456,11 @@ def test_info_shows_the_endpoint_table(etcd: EtcdMember) -> None:
     assert "refused" in rows[f"http://{dead}"]
     data = json.loads(cli("--endpoints", etcd.url, "info", "-w", "json").stdout)
     assert data[0]["endpoint"] == etcd.url and data[0]["state"] == "ready"
+
+
+def test_version_in_etcdctls_shape() -> None:
+    result = cli("version")
+    lines = result.lines
+    assert result.rc == 0 and len(lines) == 2
+    assert lines[0].startswith("etcdwire version: ")
+    assert lines[1] == "API version: 3.5"

@@ -1,11 +1,13 @@
-"""``info``: the client's own view of its endpoints (state, pinned, backoff, last error,
-streams), after one read so the pinned connection is up. etcdctl has no such command."""
+"""``version`` (as etcdctl's), and ``info``: the client's own view of its endpoints (state,
+pinned, backoff, last error, streams) after one read, so the pinned connection is up; etcdctl
+has no such command."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from ... import __version__
 from ...errors import EtcdError
 from .common import Context, add_command
 from .output import omit_empty
@@ -93,7 +95,18 @@ def _info(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+#: The etcd API the client speaks (etcd 3.5's protos).
+API_VERSION = "3.5"
+
+
+def _version(ctx: Context, args: argparse.Namespace) -> int:
+    ctx.out.line(f"etcdwire version: {__version__}")
+    ctx.out.line(f"API version: {API_VERSION}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
+    add_command(subparsers, "version", _version, "Prints the version of etcdwire")
     parser = add_command(
         subparsers,
         "info",
