@@ -141,7 +141,11 @@ def test_server_stream_snapshot_matches_etcdctl(
     body, checksum = data[:-32], data[-32:]
     assert hashlib.sha256(body).digest() == checksum
     theirs = tmp_path / "etcdctl.db"
-    result = etcdctl("snapshot", "save", str(theirs), member=member)
+    # etcdctl bounds the whole save by --command-timeout (5 s by default): too short for
+    # 21 MiB on a loaded 2-core machine.
+    result = etcdctl(
+        "snapshot", "save", str(theirs), "--command-timeout=120s", member=member, timeout=150
+    )
     assert result.returncode == 0, result.stderr
     # etcdctl strips and verifies the trailer before writing the file.
     status = etcdctl("snapshot", "status", str(theirs), "-w", "json", member=member)
