@@ -250,26 +250,48 @@ class _Stream:
         self.call: AsyncCall[Any, Any] | None = None
         self.task: AsyncTask | None = None
         self.lock = AsyncLock()  # the demux is not thread-safe: one user at a time
+        #: A pump runs (or is starting). Set and cleared only under ``lock``, where the pump
+        #: also decides to stop, so a watch added as the pump stops still gets one.
+        self.pumping = False
         self.streams_opened = 0
         self.resumes = 0
         #: The endpoint whose connection just failed: the next stream avoids it if it can.
         self.avoid: tuple[str, ...] = ()
 
     async def send_pending(self) -> None:
-        call = self.call
-        if call is None:
-            return
         async with self.lock:
+            # The call is read under the lock: a call being retired is no longer here, so
+            # nothing is written to it after the demux was reset for the next one.
+            call = self.call
+            if call is None:
+                return
             for request in self.demux.requests_to_send():
                 await call.send_message(request)
 
     def ensure_pump(self) -> None:
-        if self.task is None or self.task.done():
+        """Start the pump unless one runs; call with ``lock`` held."""
+        if not self.pumping:
+            self.pumping = True
             self.task = aspawn(self.pump, name="etcdwire-watch")
 
+    async def keep_pumping(self) -> bool:
+        """Whether the pump goes on; when it stops, ``pumping`` is cleared in the same step."""
+        async with self.lock:
+            if self.watches and not self.watcher.closed:
+                return True
+            self.pumping = False
+            return False
+
     async def pump(self) -> None:
+        try:
+            await self.pump_streams()
+        except BaseException:
+            self.pumping = False
+            raise
+
+    async def pump_streams(self) -> None:
         failures = 0
-        while self.watches and not self.watcher.closed:
+        while await self.keep_pumping():
             try:
                 await self.serve()
                 failures = 0
@@ -287,14 +309,17 @@ class _Stream:
                 logger.warning("watch stream ended: %s", exc)
                 async with self.lock:
                     deliveries = self.demux.fail_all(exc)
+                    self.pumping = False
                 for delivery in deliveries:
                     self.route(delivery)
                 return
             finally:
                 self.call = None
+            # Whatever the old stream left (a create in flight, unsent cancels) concerns it
+            # only: the next stream starts from a clean demux even if no watch is left now.
+            async with self.lock:
+                self.demux.stream_lost()
             if self.watches and not self.watcher.closed:
-                async with self.lock:
-                    self.demux.stream_lost()
                 await asleep(REOPEN_BACKOFF[min(failures, len(REOPEN_BACKOFF) - 1)])
 
     async def serve(self) -> None:
@@ -332,6 +357,8 @@ class _Stream:
                 self.avoid = (endpoint,)
             raise
         finally:
+            async with self.lock:
+                self.call = None
             if not call.done:
                 await call.cancel()
 
@@ -410,8 +437,11 @@ class AsyncWatcher:
             local_id = stream.demux.add(watch.spec)
             watch.local_id = local_id
             stream.watches[local_id] = watch
-        stream.ensure_pump()
-        await stream.send_pending()
+            stream.ensure_pump()
+        try:
+            await stream.send_pending()
+        except EtcdError as exc:  # the stream is failing: the pump re-creates it on the next
+            logger.debug("watch create not sent: %s", exc)
 
     async def _cancel(self, watch: AsyncWatch) -> None:
         stream = self.stream_for(watch.require_leader)

@@ -252,26 +252,48 @@ class _Stream:
         self.call: Call[Any, Any] | None = None
         self.task: Task | None = None
         self.lock = Lock()  # the demux is not thread-safe: one user at a time
+        #: A pump runs (or is starting). Set and cleared only under ``lock``, where the pump
+        #: also decides to stop, so a watch added as the pump stops still gets one.
+        self.pumping = False
         self.streams_opened = 0
         self.resumes = 0
         #: The endpoint whose connection just failed: the next stream avoids it if it can.
         self.avoid: tuple[str, ...] = ()
 
     def send_pending(self) -> None:
-        call = self.call
-        if call is None:
-            return
         with self.lock:
+            # The call is read under the lock: a call being retired is no longer here, so
+            # nothing is written to it after the demux was reset for the next one.
+            call = self.call
+            if call is None:
+                return
             for request in self.demux.requests_to_send():
                 call.send_message(request)
 
     def ensure_pump(self) -> None:
-        if self.task is None or self.task.done():
+        """Start the pump unless one runs; call with ``lock`` held."""
+        if not self.pumping:
+            self.pumping = True
             self.task = spawn(self.pump, name="etcdwire-watch")
 
+    def keep_pumping(self) -> bool:
+        """Whether the pump goes on; when it stops, ``pumping`` is cleared in the same step."""
+        with self.lock:
+            if self.watches and not self.watcher.closed:
+                return True
+            self.pumping = False
+            return False
+
     def pump(self) -> None:
+        try:
+            self.pump_streams()
+        except BaseException:
+            self.pumping = False
+            raise
+
+    def pump_streams(self) -> None:
         failures = 0
-        while self.watches and not self.watcher.closed:
+        while self.keep_pumping():
             try:
                 self.serve()
                 failures = 0
@@ -289,14 +311,17 @@ class _Stream:
                 logger.warning("watch stream ended: %s", exc)
                 with self.lock:
                     deliveries = self.demux.fail_all(exc)
+                    self.pumping = False
                 for delivery in deliveries:
                     self.route(delivery)
                 return
             finally:
                 self.call = None
+            # Whatever the old stream left (a create in flight, unsent cancels) concerns it
+            # only: the next stream starts from a clean demux even if no watch is left now.
+            with self.lock:
+                self.demux.stream_lost()
             if self.watches and not self.watcher.closed:
-                with self.lock:
-                    self.demux.stream_lost()
                 sleep(REOPEN_BACKOFF[min(failures, len(REOPEN_BACKOFF) - 1)])
 
     def serve(self) -> None:
@@ -334,6 +359,8 @@ class _Stream:
                 self.avoid = (endpoint,)
             raise
         finally:
+            with self.lock:
+                self.call = None
             if not call.done:
                 call.cancel()
 
@@ -412,8 +439,11 @@ class Watcher:
             local_id = stream.demux.add(watch.spec)
             watch.local_id = local_id
             stream.watches[local_id] = watch
-        stream.ensure_pump()
-        stream.send_pending()
+            stream.ensure_pump()
+        try:
+            stream.send_pending()
+        except EtcdError as exc:  # the stream is failing: the pump re-creates it on the next
+            logger.debug("watch create not sent: %s", exc)
 
     def _cancel(self, watch: Watch) -> None:
         stream = self.stream_for(watch.require_leader)
