@@ -414,6 +414,8 @@ class EtcdMember:
         binary: str | None = None,
         env: Mapping[str, str] | None = None,
         die_with_parent: bool = True,
+        advertise_client_url: str | None = None,
+        advertise_peer_url: str | None = None,
     ) -> None:
         if (cert_file is None) != (key_file is None):
             raise ValueError("cert_file and key_file go together")
@@ -434,6 +436,8 @@ class EtcdMember:
         self.binary = binary or find_etcd_binary("etcd")
         self.env = dict(env or {})
         self.die_with_parent = die_with_parent
+        self.advertise_client_url = advertise_client_url
+        self.advertise_peer_url = advertise_peer_url
         self._fixed_ports = None not in (client_port, peer_port, metrics_port)
         self._ports = _Ports(
             client_port or free_port(host),
@@ -488,6 +492,18 @@ class EtcdMember:
         return f"http://{self.host}:{self._ports.peer}"
 
     @property
+    def advertised_client_url(self) -> str:
+        """The client URL announced to the cluster: ``advertise_client_url`` if set (e.g. a
+        proxy in front of :attr:`url`), else :attr:`url`."""
+        return self.advertise_client_url or self.url
+
+    @property
+    def advertised_peer_url(self) -> str:
+        """The peer URL the other members dial: ``advertise_peer_url`` if set (e.g. a proxy
+        in front of :attr:`peer_url`), else :attr:`peer_url`. Used in ``--initial-cluster``."""
+        return self.advertise_peer_url or self.peer_url
+
+    @property
     def metrics_url(self) -> str:
         """Cleartext listener for ``/health`` and ``/metrics`` (no client cert needed)."""
         return f"http://{self.host}:{self._ports.metrics}"
@@ -536,16 +552,16 @@ class EtcdMember:
     def command(self) -> list[str]:
         """The full etcd command line this member runs with."""
         cluster = self._cluster
-        initial = cluster.initial_cluster if cluster else f"{self.name}={self.peer_url}"
+        initial = cluster.initial_cluster if cluster else f"{self.name}={self.advertised_peer_url}"
         token = cluster.token if cluster else f"etcdwire-{self.name}"
         args = [
             self.binary,
             f"--name={self.name}",
             f"--data-dir={self.data_dir}",
             f"--listen-client-urls={self.url}",
-            f"--advertise-client-urls={self.url}",
+            f"--advertise-client-urls={self.advertised_client_url}",
             f"--listen-peer-urls={self.peer_url}",
-            f"--initial-advertise-peer-urls={self.peer_url}",
+            f"--initial-advertise-peer-urls={self.advertised_peer_url}",
             f"--listen-metrics-urls={self.metrics_url}",
             f"--initial-cluster={initial}",
             f"--initial-cluster-token={token}",
@@ -878,7 +894,7 @@ class EmbeddedCluster:
         self._join()
 
     def _join(self) -> None:
-        initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        initial = ",".join(f"{m.name}={m.advertised_peer_url}" for m in self.members)
         shared = _Cluster(initial, self._token)
         for member in self.members:
             member._cluster = shared
@@ -915,8 +931,11 @@ class EmbeddedCluster:
     def start(self, *, timeout: float | None = None) -> Self:
         """Launch every member that is not running, then wait until all are healthy.
 
-        On failure the members launched by this call are stopped again.
+        On failure the members launched by this call are stopped again. Before the first
+        start, members' ``advertise_peer_url`` set after construction is taken into account.
         """
+        if not any(m._started_once or m.running for m in self.members):
+            self._join()
         for attempt in range(_PORT_RETRIES):
             launched = [m for m in self.members if not m.running]
             for member in launched:

@@ -276,6 +276,11 @@ class FaultProxy:
             writes_down=c.writes_down,
         )
 
+    def socket_fds(self) -> set[int]:
+        """File descriptors of the proxy's own sockets (listener and both ends of every link),
+        to tell them apart from the sockets of the code under test."""
+        return self._call(self._socket_fds())
+
     def wait_connections(self, count: int, timeout: float = 5.0) -> None:
         """Wait until at least ``count`` connections have been accepted in total."""
         deadline = time.monotonic() + timeout
@@ -346,6 +351,12 @@ class FaultProxy:
                 await task
         if sock is not None:
             sock.close()
+
+    async def _socket_fds(self) -> set[int]:
+        socks = [self._listener]
+        for link in self._links:
+            socks += [link.client, link.upstream]
+        return {sock.fileno() for sock in socks if sock is not None and sock.fileno() >= 0}
 
     async def _shutdown(self) -> None:
         await self._stop_listening()
