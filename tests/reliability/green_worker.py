@@ -28,6 +28,7 @@ elif LIBRARY == "eventlet":
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import select  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
@@ -222,7 +223,12 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     args = parser.parse_args()
 
-    figures: dict[str, Any] = {"library": LIBRARY}
+    poll = getattr(select, "poll", None)
+    # how etcdwire/_backends/sync.py will wait: the library's green poll, or green select
+    figures: dict[str, Any] = {
+        "library": LIBRARY,
+        "wait": "select" if poll is None else f"{poll.__module__}.poll",
+    }
     threads_before = os_threads()
     started = time.monotonic()
     with Client(args.endpoint, timeout=20, ca_file=args.ca_file) as client:
