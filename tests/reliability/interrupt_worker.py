@@ -4,7 +4,9 @@ Usage: ``python -m tests.reliability.interrupt_worker SCENARIO [ENDPOINT PREFIX]
 
 It sets the scenario up, prints ``BLOCKING`` and enters the call. The call must not return:
 it prints ``RETURNED`` and exits 3 if it does. On KeyboardInterrupt it prints
-``INTERRUPTED <exception type>``, closes the client, prints ``CLOSED <seconds>`` and exits 0.
+``INTERRUPTED <exception type>``; talking to etcd, it then makes one more call on the same
+client and prints ``REUSED ok`` (or the error); it closes the client, prints
+``CLOSED <seconds>`` and exits 0.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def main() -> int:
         else:
             print("RETURNED", flush=True)
             return 3
+        if not scenario.startswith("black_hole"):
+            # the interrupted call must not have broken the client for the next one
+            try:
+                client.get("after-interrupt", timeout=5)
+                print("REUSED ok", flush=True)
+            except Exception as exc:
+                print(f"REUSED {exc!r}", flush=True)
         started = time.monotonic()
         client.close()
         print(f"CLOSED {time.monotonic() - started:.3f}", flush=True)
