@@ -725,6 +725,27 @@ def test_users_and_roles_cross_checked_with_etcdctl(etcd_factory: Any, etcdctl: 
     table = cli("role", "list", "-w", "table", endpoints=member)
     assert table.rc == 4
 
+    # a user for certificate logins only; bad arguments are caught before anything is sent
+    ok(cli("user", "add", "certonly", "--no-password", endpoints=member))
+    assert etcdctl("user", "get", "certonly", member=member, check=True).stdout == (
+        "User: certonly\nRoles:\n"
+    )
+    for args, message in (
+        (("user", "add", "empty", "--interactive=false"), "empty password"),
+        (("user", "add", ":pw"), "empty user name is not allowed"),
+        (("role", "grant-permission", "reader", "bogus", "k"), "invalid permission type bogus"),
+        (
+            ("role", "grant-permission", "reader", "read", "k", "--prefix", "--from-key"),
+            "exclusive",
+        ),
+        (("role", "grant-permission", "reader", "read", "k", "z", "--prefix"), "endkey"),
+        (("member", "remove", "xyz"), "expecting ID in Hex"),
+    ):
+        refused = cli(*args, input="\n", endpoints=member)
+        assert refused.rc == 128 and message in refused.stderr, (args, refused)
+        assert refused.stderr.startswith("Error: ") and refused.stderr.count("\n") == 1
+    assert etcdctl("user", "list", member=member, check=True).stdout == "alice\ncertonly\n"
+
 
 @pytest.mark.etcd
 def test_auth_enable_then_user_flag_works(etcd_factory: Any, etcdctl: Any) -> None:

@@ -203,6 +203,10 @@ def _user_add(ctx: Context, args: argparse.Namespace) -> int:
     else:
         user = args.user
         password = _read_password(ctx, user, args.interactive)
+    if password == "":
+        raise CommandError(
+            "empty password (use --no-password for a user without one)", EXIT_BAD_ARGS
+        )
     try:
         answer = ctx.client.auth.user_add(user, password)
     except UsageError as exc:
