@@ -429,9 +429,23 @@ def _dial(client: Client, timeout: float) -> None:
     except (TransportError, DeadlineExceeded) as exc:
         targets = ",".join(client.endpoints)
         raise CommandError(
-            f"cannot connect to {targets} within the dial timeout ({timeout:g}s): {_one_line(exc)}",
+            f"cannot connect to {targets} within the dial timeout ({timeout:g}s): "
+            + _dial_cause(exc),
             EXIT_BAD_CONNECTION,
         ) from None
+
+
+def _dial_cause(exc: EtcdError) -> str:
+    """Why no endpoint could be reached: the last failure of each endpoint tried."""
+    last: dict[str, str] = {}
+    for endpoint, error in getattr(exc, "attempts", ()):
+        text = error.message if isinstance(error, EtcdError) else str(error)
+        last[endpoint] = _one_line(text)
+    if not last:
+        return _one_line(exc)
+    if len(last) == 1:
+        return next(iter(last.values()))
+    return "; ".join(f"{endpoint}: {text}" for endpoint, text in last.items())
 
 
 def _with_scheme(endpoint: str, tls: bool) -> str:
