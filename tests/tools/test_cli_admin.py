@@ -730,7 +730,7 @@ def test_users_and_roles_cross_checked_with_etcdctl(etcd_factory: Any, etcdctl: 
     assert etcdctl("user", "get", "certonly", member=member, check=True).stdout == (
         "User: certonly\nRoles:\n"
     )
-    for args, message in (
+    refusals: list[tuple[tuple[str, ...], str]] = [
         (("user", "add", "empty", "--interactive=false"), "empty password"),
         (("user", "add", ":pw"), "empty user name is not allowed"),
         (("role", "grant-permission", "reader", "bogus", "k"), "invalid permission type bogus"),
@@ -740,9 +740,10 @@ def test_users_and_roles_cross_checked_with_etcdctl(etcd_factory: Any, etcdctl: 
         ),
         (("role", "grant-permission", "reader", "read", "k", "z", "--prefix"), "endkey"),
         (("member", "remove", "xyz"), "expecting ID in Hex"),
-    ):
-        refused = cli(*args, input="\n", endpoints=member)
-        assert refused.rc == 128 and message in refused.stderr, (args, refused)
+    ]
+    for refused_args, message in refusals:
+        refused = cli(*refused_args, input="\n", endpoints=member)
+        assert refused.rc == 128 and message in refused.stderr, (refused_args, refused)
         assert refused.stderr.startswith("Error: ") and refused.stderr.count("\n") == 1
     assert etcdctl("user", "list", member=member, check=True).stdout == "alice\ncertonly\n"
 
