@@ -641,6 +641,11 @@ def test_snapshot_save_needs_exactly_one_endpoint(etcd_cluster: Any, tmp_path: P
     assert result.rc == 5  # as etcdctl 3.5
     assert result.stderr.startswith("Error: snapshot must be requested to one selected node")
     assert not list(tmp_path.iterdir())
+    nowhere = cli(
+        "snapshot", "save", str(tmp_path / "no" / "dir.db"), endpoints=etcd_cluster.urls[0]
+    )
+    assert nowhere.rc == 1 and nowhere.stderr.count("\n") == 1
+    assert nowhere.stderr.startswith(f"Error: could not write {tmp_path / 'no' / 'dir.db'}")
     missing = cli("snapshot", "status", str(tmp_path / "nothing.db"), endpoints=etcd_cluster)
     assert missing.rc == 1 and missing.stderr.startswith("Error: ")
 

@@ -555,6 +555,9 @@ def _snapshot_save(ctx: Context, args: argparse.Namespace) -> int:
     umask = os.umask(0o077)
     try:
         ctx.client.maintenance.snapshot(args.filename, progress=progress, timeout=None)
+    except OSError as exc:  # the file, not the server: one line, as etcdctl
+        where = exc.filename or args.filename
+        raise CommandError(f"could not write {where} ({exc.strerror or exc})") from exc
     finally:
         os.umask(umask)
         progress.finish()
