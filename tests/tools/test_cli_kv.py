@@ -356,6 +356,43 @@ def _events(documents: list[Any]) -> list[Any]:
     return [event for doc in documents for event in doc["Events"]]
 
 
+def test_watch_runs_a_command_per_event_with_etcdctls_variables(
+    etcd: EtcdMember, prefix: str, background: Any
+) -> None:
+    """``watch -- CMD``: CMD runs once per event with ETCD_WATCH_* set (Go-quoted); the key
+    comes from ETCDCTL_WATCH_KEY when none is given."""
+    key = prefix + "exec"
+    start = json.loads(etcdctl(etcd, "get", "x", "-w", "json").stdout)["header"]["revision"]
+    watcher = background(
+        "watch",
+        "--rev",
+        str(start + 1),
+        "--",
+        "sh",
+        "-c",
+        'echo "ran $ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_REVISION"',
+        endpoint=etcd,
+        env={"ETCDCTL_WATCH_KEY": key},
+    )
+    assert etcdctl(etcd, "put", key, "v 1").rc == 0
+    assert etcdctl(etcd, "del", key).rc == 0
+    lines = watcher.read_lines(8)
+    # As etcdctl: a response is printed, then the command runs for each of its events (with
+    # the response's revision), so two events delivered together print before both runs.
+    ran = [line.rsplit(" ", 1) for line in lines if line.startswith("ran ")]
+    assert [line for line in lines if not line.startswith("ran ")] == [
+        "PUT",
+        key,
+        "v 1",
+        "DELETE",
+        key,
+        "",
+    ]
+    assert [text for text, _ in ran] == [f'ran "PUT" "{key}" "v 1"', f'ran "DELETE" "{key}" ""']
+    assert all(int(revision) >= start + 1 for _, revision in ran)
+    assert watcher.interrupt() == 0
+
+
 # ---- lock and elect ---------------------------------------------------------------------------
 
 

@@ -133,12 +133,15 @@ def run(
         if not argv:  # as etcdctl: the help, on stdout
             parser.print_help(stdout or sys.stdout)
             return 0
-        args = parser.parse_args(normalize_bool_flags(argv))
+        words, after_dash = _split_exec(parser, normalize_bool_flags(argv))
+        args = parser.parse_args(words)
+        args.exec_command = after_dash or []
         options = resolve_options(args, env)
         if options.debug:
             logging.basicConfig(level=logging.DEBUG, stream=err)
         ctx = Context(
             options,
+            environ=env,
             stdout=stdout,
             stderr=err,
             stdin=stdin,
@@ -168,6 +171,24 @@ def run(
                 ctx.close()
         for stream in files:
             stream.close()
+
+
+def _split_exec(
+    parser: argparse.ArgumentParser, argv: list[str]
+) -> tuple[list[str], list[str] | None]:
+    """``watch key -- CMD ARGS...``: for commands that run a program (their parser sets
+    ``exec_after_dash``), the words after the first ``--`` are that program, as in etcdctl.
+    For the others ``--`` keeps its usual meaning (``put -- key -value``)."""
+    if "--" not in argv:
+        return argv, None
+    index = argv.index("--")
+    try:
+        probe = parser.parse_args(argv[:index])
+    except CommandError:
+        return argv, None
+    if getattr(probe, "exec_after_dash", False):
+        return argv[:index], argv[index + 1 :]
+    return argv, None
 
 
 def _error(stream: TextIO, message: str) -> None:

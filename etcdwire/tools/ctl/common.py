@@ -351,8 +351,8 @@ def add_group(subparsers: Any, name: str, help: str) -> Any:
 
 
 class Context:
-    """What a handler gets: the resolved options, the output, stdin/stderr, and the client
-    (built on first use, closed by the dispatcher)."""
+    """What a handler gets: the resolved options, the output, stdin/stderr, the environment,
+    and the client (built on first use, closed by the dispatcher)."""
 
     def __init__(
         self,
@@ -362,8 +362,10 @@ class Context:
         stderr: TextIO | None = None,
         stdin: TextIO | None = None,
         trace: TraceHook | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.options = options
+        self.environ: Mapping[str, str] = {} if environ is None else environ
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.stdin = stdin or sys.stdin

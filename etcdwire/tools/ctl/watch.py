@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 from typing import Any
 
 from ...errors import Compacted, WatchCanceled
 from ...types import EventType
 from .common import EXIT_BAD_ARGS, EXIT_INTERRUPTED, CommandError, Context, add_command, arg_bytes
-from .output import Output, header_json, kv_json, omit_empty
+from .output import Output, go_quote, header_json, kv_json, omit_empty
 
 __all__ = ["print_watch_response", "register"]
 
@@ -55,7 +57,29 @@ def print_watch_response(out: Output, response: Any) -> None:
     out.flush()
 
 
+def _run_for_events(ctx: Context, command: list[str], response: Any) -> None:
+    """Run ``command`` once per event, as etcdctl's ``watch -- CMD``: ETCD_WATCH_REVISION,
+    and ETCD_WATCH_EVENT_TYPE/KEY/VALUE quoted as Go's %q; a failure ends the watch."""
+    for event in response.events:
+        env = dict(os.environ)
+        env["ETCD_WATCH_REVISION"] = str(response.header.revision)
+        env["ETCD_WATCH_EVENT_TYPE"] = go_quote(event.type.name)
+        env["ETCD_WATCH_KEY"] = go_quote(event.kv.key)
+        env["ETCD_WATCH_VALUE"] = go_quote(event.kv.value)
+        ctx.out.flush()
+        try:
+            code = subprocess.run(command, env=env, check=False).returncode
+        except OSError as exc:
+            raise CommandError(f"command {command!r} error ({exc.strerror})") from None
+        if code != 0:
+            raise CommandError(f"command {command!r} error (exit status {code})")
+
+
 def _watch(ctx: Context, args: argparse.Namespace) -> int:
+    if args.key is None and args.range_end is None:
+        # etcdctl reads these when no key is given on the command line
+        args.key = ctx.environ.get("ETCDCTL_WATCH_KEY")
+        args.range_end = ctx.environ.get("ETCDCTL_WATCH_RANGE_END")
     if args.key is None:
         raise CommandError("watch needs a key or prefix and an optional range end", EXIT_BAD_ARGS)
     if args.prefix and args.range_end is not None:
@@ -84,12 +108,13 @@ def _watch(ctx: Context, args: argparse.Namespace) -> int:
                 continue
             if response.events:
                 print_watch_response(ctx.out, response)
+                if args.exec_command:
+                    _run_for_events(ctx, args.exec_command, response)
     except KeyboardInterrupt:
         watch.cancel()
         return 0
     except (Compacted, WatchCanceled) as exc:
-        ctx.out.line(f"watch was canceled ({exc.message})")
-        ctx.out.flush()
+        ctx.warn(f"watch was canceled ({exc.message})")
         raise CommandError("watch is canceled by the server", EXIT_INTERRUPTED) from None
     raise CommandError("watch is canceled by the server", EXIT_INTERRUPTED)
 
@@ -100,8 +125,14 @@ def register(subparsers: Any) -> None:
         "watch",
         _watch,
         "Watches events stream on keys or prefixes",
-        description="Watches a key, a range [key, range_end) or a prefix; Ctrl-C ends it.",
+        description=(
+            "Watches a key, a range [key, range_end) or a prefix until Ctrl-C. "
+            "`watch KEY -- CMD ARGS...` runs CMD for each event, with ETCD_WATCH_REVISION, "
+            "ETCD_WATCH_EVENT_TYPE, ETCD_WATCH_KEY and ETCD_WATCH_VALUE set; without KEY, "
+            "ETCDCTL_WATCH_KEY and ETCDCTL_WATCH_RANGE_END are read."
+        ),
     )
+    parser.set_defaults(exec_after_dash=True)
     parser.add_argument("key", nargs="?")
     parser.add_argument("range_end", nargs="?")
     parser.add_argument("--prefix", action="store_true", help="watch on a prefix")
