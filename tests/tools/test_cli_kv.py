@@ -478,6 +478,12 @@ def test_compaction_then_old_revision_read_is_one_error_line(
     assert old.rc == 1
     assert old.stderr == "Error: etcdserver: mvcc: required revision has been compacted\n"
     assert cli("get", "k", "--rev", "3", "--print-value-only", endpoint=member).stdout == "2\n"
+    watch = cli("watch", "k", "--rev", "2", endpoint=member)
+    assert watch.rc == 5  # etcdctl's ExitInterrupted, with etcdctl's two lines
+    assert watch.stderr == (
+        "watch was canceled (etcdserver: mvcc: required revision has been compacted)\n"
+        "Error: watch is canceled by the server\n"
+    )
 
 
 def test_info_shows_the_endpoint_table(etcd: EtcdMember) -> None:
