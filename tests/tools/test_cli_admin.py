@@ -423,6 +423,9 @@ def test_endpoint_status_rows_agree_with_etcdctl(etcd_cluster: Any, etcdctl: Any
     # --cluster: every member's client URL, whichever endpoint was given
     rows = ok(cli("endpoint", "status", "--cluster", endpoints=urls[0])).splitlines()
     assert sorted(row.split(", ")[0] for row in rows) == sorted(urls)
+    rows = ok(cli("endpoint", "--cluster", "status", endpoints=urls[0])).splitlines()
+    assert sorted(row.split(", ")[0] for row in rows) == sorted(urls)
+    assert len(ok(cli("endpoint", "status", endpoints=urls[0])).splitlines()) == 1
 
 
 @pytest.mark.etcd

@@ -608,13 +608,19 @@ def _snapshot_status(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     endpoint = add_group(subparsers, "endpoint", "endpoint status, health and KV hash")
+    cluster_help = "use every member's client URLs"
+    # --cluster before the verb too (``endpoint --cluster status``), as etcdctl takes it; the
+    # verb's copy has no default so it cannot reset the group's
+    subparsers.choices["endpoint"].add_argument("--cluster", action="store_true", help=cluster_help)
     for verb, handler, text in (
         ("status", _endpoint_status, "status of each endpoint, one row per endpoint"),
         ("health", _endpoint_health, "health of each endpoint (a read through raft)"),
         ("hashkv", _endpoint_hashkv, "KV history hash of each endpoint"),
     ):
         parser = add_command(endpoint, verb, handler, text)
-        parser.add_argument("--cluster", action="store_true", help="use every member's client URLs")
+        parser.add_argument(
+            "--cluster", action="store_true", default=argparse.SUPPRESS, help=cluster_help
+        )
         if verb == "hashkv":
             parser.add_argument(
                 "--rev", type=int, default=0, help="maximum revision to hash (default: all)"
