@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -291,6 +292,26 @@ def test_lease_keep_alive_prints_each_refresh_until_revoked(
     assert etcdctl(etcd, "lease", "revoke", lease).rc == 0
     assert keeper.wait(10) == 0
     assert keeper.rest().splitlines()[-1] == f"lease {lease} expired or revoked."
+
+
+def test_lease_keep_alive_rides_out_a_stalled_server(
+    etcd_factory: Callable[..., EtcdMember], background: Any
+) -> None:
+    """A member that stops answering for less than the TTL: refreshes fail, are retried, and
+    the keep-alive goes on once it answers again."""
+    member = etcd_factory()
+    lease = etcdctl(member, "lease", "grant", "8").stdout.split()[1]
+    keeper = background("--command-timeout=1s", "lease", "keep-alive", lease, endpoint=member)
+    assert keeper.read_line(10) == f"lease {lease} keepalived with TTL(8)"
+    member.pause()
+    try:
+        time.sleep(3.5)
+    finally:
+        member.resume()
+    assert keeper.proc.poll() is None
+    assert keeper.read_line(10) == f"lease {lease} keepalived with TTL(8)"
+    assert keeper.interrupt() == 130
+    assert "Traceback" not in keeper.stderr
 
 
 # ---- watch ------------------------------------------------------------------------------------

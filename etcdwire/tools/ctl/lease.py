@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from ...errors import LeaseNotFound
+from ...errors import DeadlineExceeded, LeaseNotFound, TransportError, Unavailable
 from ...types import LeaseKeepAliveReply
 from .common import EXIT_BAD_ARGS, CommandError, Context, add_command, add_group
 from .output import b64, header_json
@@ -23,6 +23,10 @@ def parse_lease_arg(text: str | None, verb: str) -> int:
         raise CommandError(
             f"bad lease ID arg ({text!r}), expecting ID in Hex", EXIT_BAD_ARGS
         ) from None
+
+
+#: Wait before retrying a failed keep-alive, and the shortest wait between two refreshes.
+RETRY_DELAY = 0.5
 
 
 def _grant(ctx: Context, args: argparse.Namespace) -> int:
@@ -123,6 +127,8 @@ def _list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _print_keep_alive(ctx: Context, reply: LeaseKeepAliveReply) -> None:
+    # The header fields sit at the top level of the lease JSON objects: clientv3 embeds
+    # ``*ResponseHeader`` in its lease response structs.
     out = ctx.out
     if out.format == "json":
         out.json({**header_json(reply.header), "ID": reply.id, "TTL": reply.ttl})
@@ -146,16 +152,24 @@ def _keep_alive(ctx: Context, args: argparse.Namespace) -> int:
             raise CommandError("etcdserver: requested lease not found")
         _print_keep_alive(ctx, reply)
         return 0
-    # The header fields sit at the top level of these JSON objects: clientv3 embeds
-    # ``*ResponseHeader`` in its lease response structs.
     # Refresh at a third of the TTL, as etcd's Go client does, and print each answer, until
-    # the lease is gone or Ctrl-C.
+    # the lease is gone or Ctrl-C. A refresh that fails on the way (the connection, a leader
+    # election) is retried until the lease's TTL has run out since the last good one.
+    ttl: float | None = None
+    last_ok = time.monotonic()
     while True:
-        reply = lease.keep_alive_once(lease_id)
+        try:
+            reply = lease.keep_alive_once(lease_id)
+        except (TransportError, DeadlineExceeded, Unavailable):
+            if ttl is not None and time.monotonic() - last_ok > ttl:
+                break
+            time.sleep(RETRY_DELAY)
+            continue
         if reply.expired:
             break
+        ttl, last_ok = reply.ttl, time.monotonic()
         _print_keep_alive(ctx, reply)
-        time.sleep(max(reply.ttl / 3.0, 0.5))
+        time.sleep(max(reply.ttl / 3.0, RETRY_DELAY))
     if ctx.out.format == "simple":
         ctx.out.line(f"lease {lease_id:016x} expired or revoked.")
     return 0
