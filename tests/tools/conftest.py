@@ -1,4 +1,4 @@
-"""Helpers for tests of the ``etcdwire`` command: run it as a real process.
+"""Fixtures for tests of the ``etcdwire`` command: run it as a real process.
 
 * :func:`cli` runs one command line to completion (with a timeout) and returns a
   :class:`CliResult` (``rc``, ``stdout``, ``stderr``, ``duration``).

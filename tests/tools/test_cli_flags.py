@@ -138,7 +138,7 @@ def test_parse_duration_go_forms() -> None:
         parse_duration("2 seconds")
 
 
-# ---- output helpers ---------------------------------------------------------------------------
+# ---- output functions --------------------------------------------------------------------------
 
 
 def test_table_has_tablewriter_borders_and_alignment() -> None:
