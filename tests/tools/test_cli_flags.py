@@ -192,7 +192,7 @@ def test_txn_grammar_is_etcdctls() -> None:
 
 
 def test_demo_spy_and_bench_words_reach_their_tools() -> None:
-    for word in ("spy", "bench"):
+    for word in ("demo", "spy", "bench"):
         result = cli(word, "--help", timeout=60)
         assert result.rc == 0, result.stderr
         assert f"etcdwire {word}" in result.stdout
