@@ -9,7 +9,8 @@ a blocking ``Client`` with ``--mode threads``), each looping over get/put on 1,0
 ``soak/k/000``..``999`` (100-byte values). Beside it a second process holds ``--watches``
 watches on one blocking client, one per key, so every put is delivered to exactly one watch.
 
-Every interval (``--interval``, default 60 s) it prints ops/s, latency p50/p99, this process's
+After ``--warmup`` seconds (default 10) of load, every interval (``--interval``, default
+60 s) it prints ops/s, latency p50/p99, this process's
 resident memory, and the watch events received (and the watcher's memory). At the end it
 compares the last interval with the first: PASS when resident memory and p99 latency are each
 no more than 10% above the first interval's (both processes' memory are compared).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import statistics
@@ -100,18 +102,47 @@ HEADER = (
 )
 
 
+class Histogram:
+    """Latency counts in buckets 1% wide (from 1 us): constant memory however long the run,
+    so the benchmark's own bookkeeping does not show up in the memory it measures."""
+
+    STEP = math.log(1.01)
+    BUCKETS = 2400  # 1 us * 1.01**2400 is about 23 s
+
+    def __init__(self) -> None:
+        self.counts = [0] * self.BUCKETS
+        self.total = 0
+
+    def add(self, seconds: float) -> None:
+        micros = max(seconds * 1e6, 1.0)
+        self.counts[min(int(math.log(micros) / self.STEP), self.BUCKETS - 1)] += 1
+        self.total += 1
+
+    def percentile(self, fraction: float) -> float:
+        """Seconds (the upper edge of the bucket holding that rank); NaN when empty."""
+        if not self.total:
+            return float("nan")
+        rank = fraction * self.total
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                return math.exp((index + 1) * self.STEP) / 1e6
+        return math.exp(self.BUCKETS * self.STEP) / 1e6
+
+
 @dataclass
 class Samples:
-    """Latencies of the current interval (appended by workers, swapped out by the reporter)."""
+    """The current interval's latencies (recorded by workers, swapped out by the reporter)."""
 
-    latencies: list[float] = field(default_factory=list)
+    latencies: Histogram = field(default_factory=Histogram)
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> tuple[list[float], int]:
+    def take(self) -> tuple[Histogram, int]:
         with self.lock:
             taken, errors = self.latencies, self.errors
-            self.latencies, self.errors = [], 0
+            self.latencies, self.errors = Histogram(), 0
         return taken, errors
 
 
@@ -146,12 +177,6 @@ class Watcher:
             self.proc.stdout.close()
 
 
-def percentile(ordered: list[float], fraction: float) -> float:
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def request(rng: random.Random, put_ratio: float) -> tuple[str, str | None]:
     key = f"soak/k/{rng.randrange(KEYS):03d}"
     if rng.random() < put_ratio:
@@ -178,7 +203,7 @@ async def async_load(
                 samples.errors += 1
                 await asyncio.sleep(0.01)
                 continue
-            samples.latencies.append(time.perf_counter() - started)
+            samples.latencies.add(time.perf_counter() - started)
 
     async with AsyncClient(endpoint, timeout=10) as client:
         await asyncio.gather(*(worker(seed) for seed in range(concurrency)))
@@ -206,7 +231,7 @@ def thread_load(
                 continue
             latency = time.perf_counter() - started
             with samples.lock:
-                samples.latencies.append(latency)
+                samples.latencies.add(latency)
 
     with Client(endpoint, timeout=10) as client:
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
@@ -238,11 +263,13 @@ def run(args: argparse.Namespace, endpoint: str) -> list[Interval]:
     total = int(args.minutes * 60 / args.interval)
     print(
         f"soak: {args.concurrency}-way {args.mode} load, put ratio {args.put_ratio}, "
-        f"{args.watches} watches in a second process, {total} x {args.interval:.0f}s, {endpoint}"
+        f"{args.watches} watches in a second process, {args.warmup:.0f}s warm-up, "
+        f"{total} x {args.interval:.0f}s, {endpoint}"
     )
     print(HEADER, flush=True)
     try:
         driver.start()
+        stop.wait(args.warmup)
         last_events, last_time = watcher.received, time.monotonic()
         samples.take()
         for index in range(1, total + 1):
@@ -250,15 +277,14 @@ def run(args: argparse.Namespace, endpoint: str) -> list[Interval]:
                 break
             now = time.monotonic()
             latencies, errors = samples.take()
-            latencies.sort()
             events = watcher.received
             interval = Interval(
                 index=index,
                 seconds=now - last_time,
-                ops=len(latencies),
+                ops=latencies.total,
                 errors=errors,
-                p50_ms=percentile(latencies, 0.50) * 1000,
-                p99_ms=percentile(latencies, 0.99) * 1000,
+                p50_ms=latencies.percentile(0.50) * 1000,
+                p99_ms=latencies.percentile(0.99) * 1000,
                 rss_mib=rss_kib() / 1024,
                 watch_events=events - last_events,
                 watcher_rss_mib=watcher.rss_kib / 1024,
@@ -308,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds per row")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds of load before the first interval"
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--watches", type=int, default=1000)
     parser.add_argument("--put-ratio", type=float, default=0.2)
