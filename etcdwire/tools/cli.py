@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 __all__ = ["TOOLS", "main"]
@@ -33,8 +34,16 @@ def _tool(word: str) -> Callable[[list[str]], int] | None:
     return entry
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # SIGTERM ends a command the way Ctrl-C does, so lock and elect give up what they hold
+    # (etcdctl handles both signals alike).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         if args and args[0] in TOOLS:
             entry = _tool(args[0])

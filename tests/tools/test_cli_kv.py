@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -434,6 +435,20 @@ def test_lock_held_by_etcdwire_blocks_etcdctl_until_ctrl_c(
         assert their_key != key
     finally:
         waiter.stop()
+
+
+def test_sigterm_releases_a_held_lock_at_once(
+    etcd: EtcdMember, prefix: str, background: Any
+) -> None:
+    """SIGTERM ends ``lock`` as Ctrl-C does (etcdctl handles both): the key is deleted now,
+    not when the session's lease runs out."""
+    holder = background("lock", prefix + "T", endpoint=etcd)
+    key = holder.read_line(10)
+    assert key is not None and key.startswith(prefix + "T/")
+    holder.proc.send_signal(signal.SIGTERM)
+    assert holder.wait(10) == 0
+    assert holder.stderr == ""
+    assert etcdctl(etcd, "get", prefix + "T", "--prefix").stdout == ""
 
 
 def test_lock_runs_a_command_once_etcdctl_lets_go(
