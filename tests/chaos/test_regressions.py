@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
 
-from etcdwire import Client, DeadlineExceeded
+from etcdwire import Client, DeadlineExceeded, Mutex, Session
 
 pytestmark = [pytest.mark.chaos, pytest.mark.etcd]
 
@@ -38,3 +39,30 @@ def test_watches_started_while_others_end_are_always_created(etcd: Any) -> None:
         for thread in threads:
             thread.join()
     assert stuck == []
+
+
+def test_mutex_lock_timeout_bounds_the_wait_for_its_watch(etcd: Any) -> None:
+    """``Mutex.lock(timeout=...)`` waits for its predecessor's key with a watch; the timeout
+    must bound the watch's creation too. Here the client's watch stream is held up by a full
+    watch nobody reads (overflow="block" pauses the stream for every watch on it), so the
+    create is never confirmed: lock() used to wait without end, past its timeout."""
+    with Client(etcd.endpoint, timeout=5) as client:
+        holder = Session(client, ttl=10).start()
+        waiter = Session(client, ttl=10).start()
+        try:
+            Mutex(holder, "regress/lock").lock(timeout=5)
+            stalled = client.watch("regress/stall", max_buffered=1)
+            stalled.start(timeout=5)
+            for i in range(3):
+                client.put("regress/stall", str(i))
+            deadline = time.monotonic() + 5
+            while stalled.buffered < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                Mutex(waiter, "regress/lock").lock(timeout=1.0)
+            assert time.monotonic() - started < 2.0
+            stalled.cancel()
+        finally:
+            waiter.close()
+            holder.close()

@@ -37,7 +37,9 @@ async def wait_event(
 ) -> Event:
     """The first event of ``kind`` on ``key`` (or under it, with ``prefix``) at or after
     ``revision`` (Go's recipes ``WaitEvents`` / ``WaitPrefixEvents``)."""
-    async with client.watch(key, prefix=prefix, start_revision=revision) as watch:
+    watch = client.watch(key, prefix=prefix, start_revision=revision)
+    await watch.start(remaining(deadline))  # the deadline bounds the creation too
+    async with watch:
         while True:
             response = await watch.receive(timeout=remaining(deadline))
             if response is None:

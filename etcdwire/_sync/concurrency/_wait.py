@@ -39,7 +39,9 @@ def wait_event(
 ) -> Event:
     """The first event of ``kind`` on ``key`` (or under it, with ``prefix``) at or after
     ``revision`` (Go's recipes ``WaitEvents`` / ``WaitPrefixEvents``)."""
-    with client.watch(key, prefix=prefix, start_revision=revision) as watch:
+    watch = client.watch(key, prefix=prefix, start_revision=revision)
+    watch.start(remaining(deadline))  # the deadline bounds the creation too
+    with watch:
         while True:
             response = watch.receive(timeout=remaining(deadline))
             if response is None:
