@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from etcdwire import Client
 from etcdwire.types import EventType
 
-from .workload import Ledger, Section, WatchLog
+from .workload import ACKED, NEVER_SENT, Ledger, Section, WatchLog, parse_put_key
 
 History = list[tuple[int, bytes, EventType]]
 
@@ -73,17 +73,30 @@ def check_watches(logs: list[WatchLog], history: History) -> tuple[list[str], in
 def check_puts(ledger: Ledger, store: dict[bytes, tuple[int, int]]) -> list[str]:
     """``store``: key -> (mod_revision, version) of every key under the watched prefix."""
     problems: list[str] = []
-    for key, revision in ledger.acked.items():
-        if key not in store:
-            problems.append(f"acknowledged put of {key!r} (revision {revision}) is missing")
-        elif store[key][0] != revision:
-            problems.append(f"{key!r} has revision {store[key][0]}, the ack said {revision}")
+    for log in ledger.puts.values():
+        for seq in range(1, len(log) + 1):
+            if log.status[seq - 1] != ACKED:
+                continue
+            revision = log.revisions[seq - 1]
+            for key in log.keys(seq):
+                if key not in store:
+                    problems.append(f"acknowledged put of {key!r} (revision {revision}) is missing")
+                elif store[key][0] != revision:
+                    problems.append(
+                        f"{key!r} has revision {store[key][0]}, the ack said {revision}"
+                    )
     for key, (revision, version) in store.items():
         if version != 1:
             problems.append(f"{key!r} was written {version} times (revision {revision})")
-        if key not in ledger.attempted:
+        parsed = parse_put_key(key)
+        writer = ledger.puts.get(parsed[0]) if parsed else None
+        if parsed is None or writer is None or not 1 <= parsed[1] <= len(writer):
             problems.append(f"{key!r} is in the store but was never written")
-        if key in ledger.never_sent:
+            continue
+        _, seq, suffix = parsed
+        if suffix not in (("a", "b") if writer.pairs[seq - 1] else ("",)):
+            problems.append(f"{key!r} is in the store but was never written")
+        elif writer.status[seq - 1] == NEVER_SENT:
             problems.append(f"{key!r} is in the store though its put was reported unsent")
     return problems
 

@@ -41,8 +41,11 @@ from .checks import (
 )
 from .cluster import FaultScheduler, ProxiedCluster
 from .workload import (
+    ACKED,
+    AMBIGUOUS,
     CAS_PREFIX,
     MUTEX_NAME,
+    NEVER_SENT,
     WATCH_PREFIX,
     AsyncWorker,
     CasWorker,
@@ -300,9 +303,9 @@ def collect_figures(
             n for kind, n in ledger.ops.items() if not kind.startswith("watch-")
         ),
         "watch_events_delivered": sum(log.count for log in logs),
-        "puts_acked": len(ledger.acked),
-        "puts_ambiguous": len(ledger.ambiguous),
-        "puts_never_sent": len(ledger.never_sent),
+        "puts_acked": ledger.keys_with(ACKED),
+        "puts_ambiguous": ledger.keys_with(AMBIGUOUS),
+        "puts_never_sent": ledger.keys_with(NEVER_SENT),
         "errors": dict(sorted(ledger.errors.items())),
         "faults": dict(sorted(scheduler.injected.items())),
         "faults_total": sum(scheduler.injected.values()),

@@ -3,10 +3,11 @@ Pure data, no servers."""
 
 from __future__ import annotations
 
+from etcdwire import NoEndpointAvailable
 from etcdwire.types import EventType
 
 from .checks import check_counters, check_lock_owners, check_puts, check_sections, check_watches
-from .workload import Ledger, Section, WatchLog
+from .workload import ACKED, AMBIGUOUS, Ledger, Section, WatchLog
 
 PUT, DELETE = EventType.PUT, EventType.DELETE
 HISTORY = [(10, b"a", PUT), (11, b"b", PUT), (11, b"c", PUT), (12, b"d", PUT)]
@@ -49,16 +50,37 @@ def test_a_changed_event_fails_the_digest() -> None:
 
 def test_puts_missing_rewritten_foreign_or_unsent_are_reported() -> None:
     ledger = Ledger()
-    ledger.attempted = {b"k1", b"k2", b"k3", b"k4"}
-    ledger.acked = {b"k1": 5, b"k2": 6}
-    ledger.never_sent = {b"k4"}
-    store = {b"k1": (5, 1), b"k3": (9, 2), b"k4": (10, 1), b"zz": (11, 1)}
+    log = ledger.put_log("w")
+    for seq, (revision, error) in enumerate(
+        [(5, None), (6, None), (None, None), (None, NoEndpointAvailable("down"))], start=1
+    ):
+        assert log.begin(pair=False) == seq
+        log.record(seq, revision, error)
+    key = log.keys
+    store = {
+        key(1)[0]: (5, 1),  # acked and stored: fine
+        key(3)[0]: (9, 2),  # ambiguous may be stored, but only once
+        key(4)[0]: (10, 1),  # reported as never sent, yet stored
+        b"chaos/w/w/0000009": (11, 1),  # no such put
+    }
     problems = check_puts(ledger, store)
-    assert any("k2" in p and "missing" in p for p in problems)
-    assert any("k3" in p and "2 times" in p for p in problems)
-    assert any("k4" in p and "unsent" in p for p in problems)
-    assert any("zz" in p and "never written" in p for p in problems)
+    assert any("0000002" in p and "missing" in p for p in problems)
+    assert any("0000003" in p and "2 times" in p for p in problems)
+    assert any("0000004" in p and "unsent" in p for p in problems)
+    assert any("0000009" in p and "never written" in p for p in problems)
     assert len(problems) == 4
+    assert (ledger.keys_with(ACKED), ledger.keys_with(AMBIGUOUS)) == (2, 1)
+
+
+def test_pair_puts_are_two_keys_at_one_revision() -> None:
+    ledger = Ledger()
+    log = ledger.put_log("w")
+    seq = log.begin(pair=True)
+    log.record(seq, 7, None)
+    a, b = log.keys(seq)
+    assert check_puts(ledger, {a: (7, 1), b: (7, 1)}) == []
+    assert check_puts(ledger, {a: (7, 1)}) == [f"acknowledged put of {b!r} (revision 7) is missing"]
+    assert ledger.keys_with(ACKED) == 2
 
 
 def test_counter_outside_acked_plus_ambiguous_is_reported() -> None:

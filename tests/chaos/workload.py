@@ -15,6 +15,7 @@ import random
 import threading
 import time
 import traceback
+from array import array
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,62 @@ def not_applied(exc: EtcdError) -> bool:
     return isinstance(exc, ConnectFailed | NoEndpointAvailable)
 
 
+ACKED, AMBIGUOUS, NEVER_SENT = 1, 2, 3
+
+
+class PutLog:
+    """Every put of one worker by sequence number, in flat arrays (about 10 bytes a put, so a
+    long run's bookkeeping does not blur the memory check). Put ``n`` writes
+    ``chaos/w/<label>/<n:07d>``, or ``...a`` and ``...b`` in one txn when it is a pair."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.revisions = array("q")
+        self.status = bytearray()
+        self.pairs = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def begin(self, *, pair: bool) -> int:
+        self.revisions.append(0)
+        self.status.append(0)
+        self.pairs.append(pair)
+        return len(self.status)
+
+    def keys(self, seq: int) -> list[bytes]:
+        base = f"{WATCH_PREFIX}{self.label}/{seq:07d}"
+        if self.pairs[seq - 1]:
+            return [f"{base}a".encode(), f"{base}b".encode()]
+        return [base.encode()]
+
+    def record(self, seq: int, revision: int | None, exc: EtcdError | None) -> None:
+        if revision is not None:
+            self.status[seq - 1] = ACKED
+            self.revisions[seq - 1] = revision
+        elif exc is not None and not_applied(exc):
+            self.status[seq - 1] = NEVER_SENT
+        else:
+            self.status[seq - 1] = AMBIGUOUS
+
+    def count(self, status: int) -> int:
+        """Keys (not puts) whose put ended with ``status``."""
+        return sum(
+            1 + pair for st, pair in zip(self.status, self.pairs, strict=True) if st == status
+        )
+
+
+def parse_put_key(key: bytes) -> tuple[str, int, str] | None:
+    """``(label, seq, suffix)`` of a key written by a PutLog, None if it has another shape."""
+    text = key.decode("utf-8", "replace")
+    if not text.startswith(WATCH_PREFIX):
+        return None
+    label, _, tail = text[len(WATCH_PREFIX) :].partition("/")
+    if len(tail) < 7 or not tail[:7].isdigit():
+        return None
+    return label, int(tail[:7]), tail[7:]
+
+
 @dataclass
 class Section:
     """One stay in a critical section (mutex) or one term (election)."""
@@ -73,10 +130,7 @@ class Ledger:
     ops: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     unexpected: list[str] = field(default_factory=list)
-    attempted: set[bytes] = field(default_factory=set)
-    acked: dict[bytes, int] = field(default_factory=dict)  # key -> revision of its put
-    ambiguous: set[bytes] = field(default_factory=set)
-    never_sent: set[bytes] = field(default_factory=set)
+    puts: dict[str, PutLog] = field(default_factory=dict)
     cas_acked: Counter[bytes] = field(default_factory=Counter)
     cas_ambiguous: Counter[bytes] = field(default_factory=Counter)
     sections: list[Section] = field(default_factory=list)
@@ -97,15 +151,12 @@ class Ledger:
         with self.lock:
             self.ops[kind] += 1
 
-    def put_outcome(self, keys: list[bytes], revision: int | None, exc: EtcdError | None) -> None:
+    def put_log(self, label: str) -> PutLog:
         with self.lock:
-            for key in keys:
-                if revision is not None:
-                    self.acked[key] = revision
-                elif exc is not None and not_applied(exc):
-                    self.never_sent.add(key)
-                else:
-                    self.ambiguous.add(key)
+            return self.puts.setdefault(label, PutLog(label))
+
+    def keys_with(self, status: int) -> int:
+        return sum(log.count(status) for log in self.puts.values())
 
     def enter(self, what: str) -> None:
         with self.lock:
@@ -167,28 +218,24 @@ class PutWorker(Worker):
         self.client = client
 
     def body(self) -> None:
-        seq = 0
+        log = self.ledger.put_log(self.label)
         while not self.stop.is_set():
-            seq += 1
-            base = f"{WATCH_PREFIX}{self.label}/{seq:07d}"
+            seq = log.begin(pair=len(log) % 5 == 4)
+            keys = log.keys(seq)
             call: Callable[[], PutResponse | TxnResponse]
-            if seq % 5:
-                keys = [base.encode()]
-                kind, call = "put", partial(self.client.put, base, "v", timeout=CALL_TIMEOUT)
+            if len(keys) == 1:
+                kind, call = "put", partial(self.client.put, keys[0], b"v", timeout=CALL_TIMEOUT)
             else:
-                keys = [f"{base}a".encode(), f"{base}b".encode()]
                 ops = [Op.put(key, b"t") for key in keys]
                 kind, call = "txn", partial(self.client.txn, (), ops, timeout=CALL_TIMEOUT)
-            with self.ledger.lock:
-                self.ledger.attempted.update(keys)
             try:
                 response = call()
             except EtcdError as exc:
                 self.ledger.error(kind, exc)
-                self.ledger.put_outcome(keys, None, exc)
+                log.record(seq, None, exc)
                 self.pause(0.05, 0.2)
                 continue
-            self.ledger.put_outcome(keys, response.header.revision, None)
+            log.record(seq, response.header.revision, None)
             self.ledger.done(kind)
             self.pause(0.01, 0.04)
 
@@ -397,20 +444,17 @@ class AsyncWorker(Worker):
         await asyncio.sleep(self.rng.uniform(low, high))
 
     async def puts(self, client: AsyncClient) -> None:
-        seq = 0
+        log = self.ledger.put_log(self.label)
         while not self.stop.is_set():
-            seq += 1
-            key = f"{WATCH_PREFIX}{self.label}/{seq:07d}".encode()
-            with self.ledger.lock:
-                self.ledger.attempted.add(key)
+            seq = log.begin(pair=False)
             try:
-                response = await client.put(key, b"a", timeout=CALL_TIMEOUT)
+                response = await client.put(log.keys(seq)[0], b"a", timeout=CALL_TIMEOUT)
             except EtcdError as exc:
                 self.ledger.error("async-put", exc)
-                self.ledger.put_outcome([key], None, exc)
+                log.record(seq, None, exc)
                 await self.nap(0.05, 0.2)
                 continue
-            self.ledger.put_outcome([key], response.header.revision, None)
+            log.record(seq, response.header.revision, None)
             self.ledger.done("async-put")
             await self.nap(0.01, 0.05)
 
