@@ -181,7 +181,10 @@ class Confined:
     refused). A delete from a key to the end of the keyspace is never confined: it is dropped."""
 
     def __init__(self, prefix: str) -> None:
+        assert prefix.endswith("/")
         self.prefix = prefix
+        # beside the prefix, not under it ("-" sorts before "/"): no confined delete reaches it
+        self.sentinel = prefix[:-1] + "-sentinel"
 
     def key(self, key: Any) -> Any:
         if isinstance(key, bytes):
@@ -313,7 +316,7 @@ def open_fds() -> int:
 
 def warm_up(client: Client, confined: Confined) -> None:
     """Open everything the examples use, so the leak baseline includes it."""
-    client.put(confined.key("sentinel"), "alive")
+    client.put(confined.sentinel, "alive")
     with client.watch(confined.key("w")) as watch:
         watch.start(timeout=CALL_TIMEOUT)
     lease = client.lease.grant(5)
@@ -351,10 +354,11 @@ def test_public_api_outcomes_are_results_or_typed_errors(
                 assert result.id in granted
             for lease_id in granted:
                 client.lease.revoke(lease_id)
-            assert client.get(confined.key("sentinel")).value == b"alive", description
+            assert client.get(confined.sentinel).value == b"alive", description
 
         check()
         client.delete(confined.prefix, prefix=True)
+        client.delete(confined.sentinel)
         deadline = time.monotonic() + 5
         while threading.active_count() > threads and time.monotonic() < deadline:
             time.sleep(0.05)
