@@ -7,7 +7,6 @@ from types import TracebackType
 from typing import Any
 
 from .._backends.base import TLSConfig
-from .._compat import monotonic
 from .._etcd import ops
 from .._etcd.endpoints import EndpointStatus, Policy
 from .._etcd.retry import RetryPolicy
@@ -15,6 +14,7 @@ from .._etcd.watching import WatchResponse, watch_spec
 from .._options import ChannelOptions
 from ..trace import TraceHook
 from .auth import AsyncAuth
+from .channel import deadline_after
 from .cluster import AsyncCluster
 from .election import AsyncElectionService
 from .kv import AsyncKV
@@ -127,7 +127,7 @@ class AsyncClient:
 
     async def sync_endpoints(self, *, timeout: float | None = None) -> list[str]:
         """Use the cluster's current members (from MemberList) as the endpoint list."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         return await self.manager.sync_endpoints(deadline)
 
     def info(self) -> list[EndpointStatus]:

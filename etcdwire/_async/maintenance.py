@@ -19,7 +19,6 @@ from typing import IO, Any, TypeVar
 from google.protobuf.message import Message
 
 from .._backends.base import parse_address
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.auth import token_refresh_wanted
 from .._etcd.convert import member_list
@@ -306,11 +305,7 @@ class AsyncMaintenance:
         last is checked; a mismatch raises
         :class:`~etcdwire.errors.SnapshotChecksumMismatch`. ``timeout`` bounds the whole
         transfer (default: none, whatever the client's per-call timeout)."""
-        deadline = None
-        if timeout is not None:
-            if timeout <= 0:
-                raise UsageError(f"timeout must be positive, got {timeout!r}")
-            deadline = monotonic() + timeout
+        deadline = call_deadline(timeout)
         if not isinstance(destination, str | os.PathLike):
             if not callable(getattr(destination, "write", None)):
                 raise UsageError(f"snapshot destination must be a path or writer: {destination!r}")

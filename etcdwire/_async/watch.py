@@ -15,6 +15,7 @@ pauses the server: nothing is dropped, and the other watches of the stream wait 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from ..errors import (
     CallCancelled,
     DeadlineExceeded,
     EtcdError,
+    Internal,
     InvalidAuthToken,
     NoLeader,
     PermissionDenied,
@@ -47,7 +49,7 @@ from ..errors import (
     Unavailable,
     UsageError,
 )
-from .channel import AsyncCall, ReceiveTimeout
+from .channel import AsyncCall, ReceiveTimeout, deadline_after
 from .manager import AsyncConnectionManager
 
 __all__ = ["AsyncWatch", "AsyncWatcher", "WatchOverflow"]
@@ -101,7 +103,7 @@ class AsyncWatch:
         overflow: Overflow,
         callback: Callable[[WatchResponse], Any] | None,
     ) -> None:
-        if max_buffered < 1:
+        if isinstance(max_buffered, bool) or not isinstance(max_buffered, int) or max_buffered < 1:
             raise UsageError(f"max_buffered must be at least 1, got {max_buffered!r}")
         if overflow not in ("block", "fail"):
             raise UsageError(f"overflow must be 'block' or 'fail', not {overflow!r}")
@@ -194,7 +196,7 @@ class AsyncWatch:
         ``timeout`` passes with nothing (check :attr:`ended` to tell them apart)."""
         if self.local_id is None:
             await self.start()
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         ready = self._ready
         if ready is None:
             ready = self._ready = AsyncEvent()
@@ -285,6 +287,18 @@ class _Stream:
     async def pump(self) -> None:
         try:
             await self.pump_streams()
+        except Exception as exc:
+            # A bug must not leave every watch of the client waiting forever: end them all
+            # with the error; the next watch starts a new pump.
+            logger.exception("watch stream stopped by an unexpected error")
+            failure = Internal(f"the watch stream stopped: {exc!r}")
+            async with self.lock:
+                self.pumping = False
+                with contextlib.suppress(Exception):
+                    self.demux.fail_all(failure)
+                ended, self.watches = list(self.watches.values()), {}
+            for watch in ended:
+                watch._finish(failure)
         except BaseException:
             self.pumping = False
             raise

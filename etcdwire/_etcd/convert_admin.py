@@ -47,7 +47,7 @@ from ..types import (
     UserListResponse,
 )
 from .convert import header, key_value, member
-from .ops import prefix_range_end
+from .ops import prefix_range_end, utf8
 
 __all__ = [
     "SHA256_SIZE",
@@ -107,7 +107,7 @@ def as_bytes(value: bytes | str, what: str = "key") -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return utf8(value, what)
     raise UsageError(f"{what} must be bytes or str, got {type(value).__name__}")
 
 

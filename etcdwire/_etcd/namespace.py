@@ -17,7 +17,7 @@ from ..types import (
     PutResponse,
     TxnResponse,
 )
-from .ops import AnyOp, Compare, DeleteOp, GetOp, PutOp, TxnOp, prefix_range_end
+from .ops import AnyOp, Compare, DeleteOp, GetOp, PutOp, TxnOp, prefix_range_end, utf8
 from .watching import WatchResponse
 
 __all__ = ["namespace_prefix", "prefix_compare", "prefix_interval", "prefix_op", "strip"]
@@ -34,7 +34,7 @@ Stripped = TypeVar(
 
 
 def namespace_prefix(prefix: bytes | str) -> bytes:
-    raw = prefix.encode("utf-8") if isinstance(prefix, str) else prefix
+    raw = utf8(prefix, "namespace prefix") if isinstance(prefix, str) else prefix
     if not isinstance(raw, bytes) or not raw:
         raise UsageError(f"a namespace needs a non-empty prefix (bytes or str), not {prefix!r}")
     return raw

@@ -104,8 +104,20 @@ def _as_bytes(value: object, what: str) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return utf8(value, what)
     raise UsageError(f"{what} must be bytes or str, not {type(value).__name__}")
+
+
+def utf8(text: str, what: str) -> bytes:
+    """``text`` encoded as UTF-8; a str UTF-8 cannot encode (a lone surrogate, as
+    ``os.fsdecode`` makes from undecodable bytes) is bad input, not a crash."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"{what} is a str that UTF-8 cannot encode ({exc.reason} at index {exc.start});"
+            " pass bytes instead"
+        ) from None
 
 
 def _as_count(value: object, what: str) -> int:

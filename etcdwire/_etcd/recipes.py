@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..types import GetResponse, SortOrder, SortTarget
-from .ops import AnyOp, Compare, GetOp, Op
+from .ops import AnyOp, Compare, GetOp, Op, utf8
 
 __all__ = [
     "Isolation",
@@ -29,7 +29,7 @@ _INT64_MAX = 2**63 - 1
 def key_prefix(name: bytes | str) -> bytes:
     """The prefix every participant of a mutex or an election writes under (Go appends
     ``"/"`` to the name)."""
-    raw = name.encode("utf-8") if isinstance(name, str) else name
+    raw = utf8(name, "recipe name") if isinstance(name, str) else name
     if not isinstance(raw, bytes) or not raw:
         raise UsageError(f"a recipe needs a non-empty name (bytes or str), not {name!r}")
     return raw + b"/"

@@ -68,8 +68,24 @@ def watch_spec(
 ) -> WatchSpec:
     """Check a user's watch options and build the demultiplexer's spec (UsageError on bad
     input, before anything is sent)."""
+    flags = {
+        "prefix": prefix,
+        "from_key": from_key,
+        "prev_kv": prev_kv,
+        "no_put": no_put,
+        "no_delete": no_delete,
+        "progress_notify": progress_notify,
+        "fragment": fragment,
+    }
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise UsageError(f"watch: {name} must be True or False, not {flag!r}")
     raw_key, end = _resolve_range(key, range_end, prefix, from_key, "watch")
-    if not isinstance(start_revision, int) or start_revision < 0:
+    if (
+        isinstance(start_revision, bool)
+        or not isinstance(start_revision, int)
+        or start_revision < 0
+    ):
         raise UsageError(f"watch: start_revision must be >= 0, got {start_revision!r}")
     if no_put and no_delete:
         raise UsageError("watch: filtering out both puts and deletes leaves nothing to watch")

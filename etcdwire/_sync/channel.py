@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -57,9 +58,26 @@ def call_deadline(timeout: float | None, default: float | None = None) -> float 
         timeout = default
     if timeout is None:
         return None
-    if timeout <= 0:
+    _check_timeout(timeout)
+    if not timeout > 0:
         raise UsageError(f"timeout must be positive, got {timeout!r}")
-    return monotonic() + timeout
+    return None if timeout == math.inf else monotonic() + timeout
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """The deadline of a wait of ``timeout`` seconds from now (None or infinity: no
+    deadline; zero or less: already due). Anything but a number is bad input."""
+    if timeout is None:
+        return None
+    _check_timeout(timeout)
+    return None if timeout == math.inf else monotonic() + timeout
+
+
+def _check_timeout(timeout: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise UsageError(f"timeout must be a number of seconds or None, not {timeout!r}")
+    if math.isnan(timeout):
+        raise UsageError("timeout must be a number of seconds, not NaN")
 
 
 def _deadline(timeout: float | None, deadline: float | None = None) -> float | None:
@@ -444,10 +462,9 @@ class Call(Generic[ReqT, RespT]):
         connection = self._connection
         assert connection is not None
         wait_deadline = self.deadline
-        if timeout is not None:
-            mine = monotonic() + max(timeout, 0.0)
-            if wait_deadline is None or mine < wait_deadline:
-                wait_deadline = mine
+        mine = deadline_after(timeout)
+        if mine is not None and (wait_deadline is None or mine < wait_deadline):
+            wait_deadline = mine
         try:
             raw = connection.receive_message(slot, wait_deadline, last=last)
         except DeadlineExceeded:

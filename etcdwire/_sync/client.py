@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import Any
 
 from .._backends.base import TLSConfig
-from .._compat import monotonic
 from .._etcd import ops
 from .._etcd.endpoints import EndpointStatus, Policy
 from .._etcd.retry import RetryPolicy
@@ -17,6 +16,7 @@ from .._etcd.watching import WatchResponse, watch_spec
 from .._options import ChannelOptions
 from ..trace import TraceHook
 from .auth import Auth
+from .channel import deadline_after
 from .cluster import Cluster
 from .election import ElectionService
 from .kv import KV
@@ -129,7 +129,7 @@ class Client:
 
     def sync_endpoints(self, *, timeout: float | None = None) -> list[str]:
         """Use the cluster's current members (from MemberList) as the endpoint list."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         return self.manager.sync_endpoints(deadline)
 
     def info(self) -> list[EndpointStatus]:

@@ -10,12 +10,12 @@ never keeps it past its lease's TTL). It interoperates with ``etcdctl lock`` and
 
 from __future__ import annotations
 
-from .._compat import monotonic
 from .._etcd import methods
 from .._etcd.convert_admin import as_bytes, lock_response, unlock_response
 from .._pb import v3lock_pb2
 from ..errors import UsageError
 from ..types import LockResponse, UnlockResponse
+from .channel import call_deadline
 from .lease import KeptLease
 from .manager import ConnectionManager
 
@@ -42,12 +42,7 @@ class LockService:
         self._timeout = timeout
 
     def _deadline(self, timeout: float | None, *, default: float | None) -> float | None:
-        timeout = default if timeout is None else timeout
-        if timeout is None:
-            return None
-        if timeout <= 0:
-            raise UsageError(f"timeout must be positive, got {timeout!r}")
-        return monotonic() + timeout
+        return call_deadline(timeout, default)
 
     def lock(
         self, name: Key, *, lease: LeaseLike, timeout: float | None = None

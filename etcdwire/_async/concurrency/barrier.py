@@ -8,11 +8,11 @@ from __future__ import annotations
 import contextlib
 import time
 
-from ..._compat import monotonic
 from ..._etcd.ops import Compare, Op
 from ..._etcd.recipes import key_prefix
 from ...errors import EtcdError, RecipeError, UsageError
 from ...types import EventType, SortOrder, SortTarget
+from ..channel import deadline_after
 from ._wait import remaining, wait_event
 from .session import AsyncSession
 
@@ -46,7 +46,7 @@ class AsyncDoubleBarrier:
     async def enter(self, timeout: float | None = None) -> None:
         """Join, then wait until ``count`` participants have joined. RecipeError if the
         barrier already has ``count`` participants (our key is then withdrawn)."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         if len(await self._entered(deadline)) >= self.count:
             raise RecipeError(f"the barrier {self.name!r} already has {self.count} participants")
         await self._new_key(deadline)
@@ -63,7 +63,7 @@ class AsyncDoubleBarrier:
 
     async def leave(self, timeout: float | None = None) -> None:
         """Leave, then wait until every participant has left."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         client = self.session.client
         while True:
             response = await client.get(self.waiters, prefix=True, timeout=remaining(deadline))

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..._compat import monotonic
-from ..._etcd.ops import Compare, Op
+from ..._etcd.ops import Compare, Op, utf8
 from ..._etcd.recipes import key_prefix
 from ...types import EventType, KeyValue, SortOrder, SortTarget
+from ..channel import deadline_after
 from ._wait import remaining, wait_event
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class AsyncDistributedQueue:
 
     async def put(self, value: bytes | str, *, timeout: float | None = None) -> None:
         """Append ``value`` (a new key named after the clock, retried on a clash)."""
-        raw = value.encode("utf-8") if isinstance(value, str) else value
+        raw = utf8(value, "value") if isinstance(value, str) else value
         while True:
             key = self.prefix + str(time.time_ns()).encode("ascii")
             response = await self.client.kv.do(
@@ -41,7 +41,7 @@ class AsyncDistributedQueue:
 
     async def get(self, timeout: float | None = None) -> bytes:
         """Remove and return the oldest item; DeadlineExceeded after ``timeout``."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         while True:
             response = await self.client.get(
                 self.prefix,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._etcd.ops import AnyOp, Compare, Op
+from ..._etcd.ops import AnyOp, Compare, Op, utf8
 from ..._etcd.recipes import Isolation, ReadSet, WriteSet
 from ...errors import TxnRetriesExhausted, UsageError
 from ...types import GetResponse, TxnResponse
@@ -28,7 +28,7 @@ _INT64_MAX = 2**63 - 1
 
 def _key(key: bytes | str) -> bytes:
     if isinstance(key, str):
-        return key.encode("utf-8")
+        return utf8(key, "key")
     if isinstance(key, bytes) and key:
         return key
     raise UsageError(f"an STM key must be non-empty bytes or str, not {key!r}")
@@ -117,7 +117,7 @@ class AsyncSTM:
 
     def put(self, key: bytes | str, value: bytes | str, *, lease: int = 0) -> None:
         """Write ``value`` at ``key`` when the transaction commits."""
-        raw = value.encode("utf-8") if isinstance(value, str) else value
+        raw = utf8(value, "value") if isinstance(value, str) else value
         self._wset.put(_key(key), raw, lease)
 
     def delete(self, key: bytes | str) -> None:

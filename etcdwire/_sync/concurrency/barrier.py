@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import time
 
-from ..._compat import monotonic
 from ..._etcd.ops import Compare, Op
 from ..._etcd.recipes import key_prefix
 from ...errors import EtcdError, RecipeError, UsageError
 from ...types import EventType, SortOrder, SortTarget
+from ..channel import deadline_after
 from ._wait import remaining, wait_event
 from .session import Session
 
@@ -48,7 +48,7 @@ class DoubleBarrier:
     def enter(self, timeout: float | None = None) -> None:
         """Join, then wait until ``count`` participants have joined. RecipeError if the
         barrier already has ``count`` participants (our key is then withdrawn)."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         if len(self._entered(deadline)) >= self.count:
             raise RecipeError(f"the barrier {self.name!r} already has {self.count} participants")
         self._new_key(deadline)
@@ -65,7 +65,7 @@ class DoubleBarrier:
 
     def leave(self, timeout: float | None = None) -> None:
         """Leave, then wait until every participant has left."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         client = self.session.client
         while True:
             response = client.get(self.waiters, prefix=True, timeout=remaining(deadline))

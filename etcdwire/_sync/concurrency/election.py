@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..._compat import monotonic
-from ..._etcd.ops import Compare, Op
+from ..._etcd.ops import Compare, Op, utf8
 from ..._etcd.recipes import first_created, key_prefix, session_key
 from ...errors import DeadlineExceeded, EtcdError, NotLeaderOfElection, UsageError
 from ...types import EventType, GetResponse, KeyValue, ResponseHeader
+from ..channel import deadline_after
 from ._wait import remaining, wait_deletes
 from .session import Session
 
@@ -23,7 +23,7 @@ __all__ = ["Election"]
 
 def _as_bytes(value: bytes | str) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return utf8(value, "value")
     if isinstance(value, bytes):
         return value
     raise UsageError(f"an election value must be bytes or str, not {type(value).__name__}")
@@ -69,7 +69,7 @@ class Election:
         this session is reused (its value proclaimed if it differs). On timeout the candidacy
         is withdrawn and DeadlineExceeded raised."""
         raw = _as_bytes(value)
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         client = self.session.client
         lease_id = self.session.lease_id
         key = session_key(self.prefix, lease_id)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 from types import TracebackType
 
-from ..._compat import monotonic
 from ..._etcd.ops import Compare, Op
 from ..._etcd.recipes import first_created, key_prefix, session_key
 from ...errors import EtcdError, LockNotHeld, SessionExpired
 from ...types import GetResponse, ResponseHeader, TxnResponse
+from ..channel import deadline_after
 from ._wait import remaining, wait_deletes
 from .session import Session
 
@@ -86,7 +86,7 @@ class Mutex:
         """Block until this mutex holds the lock. After ``timeout`` seconds, or on any error
         while waiting, our key is withdrawn and the error raised (DeadlineExceeded for the
         timeout); SessionExpired if the session's lease ended while we waited."""
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         response = self._try_acquire(remaining(deadline))
         if self._owns(response):
             self.header = response.header

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import time
 
-from ..._compat import monotonic
 from ..._etcd.ops import Compare, Op
 from ..._etcd.recipes import key_prefix, last_modified_before
 from ...errors import EtcdError, LockNotHeld, UsageError
+from ..channel import deadline_after
 from ._wait import remaining, wait_delete
 from .session import Session
 
@@ -54,7 +54,7 @@ class RWMutex:
     def _acquire(self, kind: bytes, blockers: bytes, timeout: float | None) -> None:
         if self.held:
             raise UsageError(f"this object already holds {self.prefix[:-1]!r} ({self.mode})")
-        deadline = None if timeout is None else monotonic() + timeout
+        deadline = deadline_after(timeout)
         self._new_key(self.prefix + kind + b"/", deadline)
         self.mode = kind.decode()
         client = self.session.client
