@@ -396,13 +396,27 @@ class AsyncConnection:
         # write of its own when the response it came with completes the call.
         data = b""
         failure: EtcdError | None = None
+        # With keepalive on, the reader also wakes when a PING is due or the last one's answer
+        # is overdue, so a silent connection is found by any waiting call (not only by the
+        # watch and lease loops) and its calls move elsewhere.
+        read_deadline, for_keepalive = deadline, False
+        policy = self.keepalive
+        if policy is not None and (self._slots or policy.permit_without_calls):
+            wait = policy.next_check(monotonic(), self.last_read_time)
+            if wait is not None:
+                due = monotonic() + max(wait, 0.001)
+                if deadline is None or due < deadline:
+                    read_deadline, for_keepalive = due, True
         try:
             await self._flush()
-            data = await self._stream.read(_READ_SIZE, _remaining(deadline))
+            data = await self._stream.read(_READ_SIZE, _remaining(read_deadline))
         except DeadlineExceeded:
             with self._cond:
                 self._reading = False
                 self._hand_off_locked()
+            if for_keepalive:
+                await self.keepalive_tick()
+                return
             raise
         except EtcdError as exc:
             failure = exc

@@ -98,6 +98,7 @@ class AsyncConnectionManager:
         self._auth_lock = AsyncLock()
         self._closed = False
         self._inherited: list[AsyncChannel] = []
+        self._cut_connects: dict[str, int] = {}  # connects cut by a call's deadline, in a row
         if auto_sync_interval is not None and auto_sync_interval <= 0:
             raise UsageError(f"auto_sync_interval must be positive, got {auto_sync_interval!r}")
         self.auto_sync_interval = auto_sync_interval
@@ -183,6 +184,15 @@ class AsyncConnectionManager:
                 await channel.get_connection(now + timeout)
             except (TransportError, DeadlineExceeded) as exc:
                 if deadline is not None and monotonic() >= deadline:
+                    # Cut short by the call's deadline: not yet the endpoint's fault (the
+                    # deadline may just be short), but two such attempts in a row count as
+                    # a failure, so a pinned client leaves an endpoint that accepts and
+                    # never answers.
+                    cut = self._cut_connects.get(pick.endpoint, 0) + 1
+                    self._cut_connects[pick.endpoint] = cut
+                    if cut >= 2:
+                        self._cut_connects.pop(pick.endpoint, None)
+                        self.table.failed(pick.endpoint, monotonic(), exc)
                     raise DeadlineExceeded(
                         f"could not connect before the deadline: {exc}", endpoint=pick.endpoint
                     ) from exc
@@ -199,6 +209,7 @@ class AsyncConnectionManager:
                     ) from exc
                 continue
             self.table.ready(pick.endpoint, monotonic())
+            self._cut_connects.pop(pick.endpoint, None)
             if self.auto_sync_interval is not None and self._auto_sync is None:
                 self._auto_sync = aspawn(self._auto_sync_loop, name="etcdwire-endpoint-sync")
             return channel

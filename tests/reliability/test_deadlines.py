@@ -263,15 +263,8 @@ def test_two_endpoints_one_black_holed_no_call_outlives_its_timeout(
         assert any(error is None for _, error in outcomes), outcomes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: a pinned client never leaves a black-holed endpoint for unary calls. A "
-    "connect attempt cut short by the call's deadline does not count as a failure of the "
-    "endpoint (ConnectionManager), and keepalive PINGs are only driven by the watch and lease "
-    "loops (AsyncConnection.keepalive_tick), so nothing closes a silent connection",
-)
 @pytest.mark.parametrize("mode", ["from_start", "mid_stream"])
-def test_gap_pinned_client_leaves_a_black_holed_endpoint(
+def test_pinned_client_leaves_a_black_holed_endpoint(
     mode: str, black_holed: FaultProxy, other_proxy: FaultProxy
 ) -> None:
     """With keepalive set (PING after 0.5 s of silence, 0.3 s to answer) and calls of 0.8 s, a
