@@ -60,11 +60,10 @@ def _lock(ctx: Context, args: argparse.Namespace) -> int:
         raise CommandError(f"bad TTL {args.ttl}", EXIT_BAD_ARGS)
     session = _session(ctx, args.ttl)
     mutex = Mutex(session, arg_bytes(args.name))
+    # Ctrl-C (or SIGTERM) at any point ends the command with status 0 after giving the lock
+    # back; a wait for the lock that is interrupted withdraws the request by itself.
     try:
         mutex.lock()
-    except KeyboardInterrupt:
-        return 0
-    try:
         if args.command:
             return _run_while_held(list(args.command), mutex)
         held = ctx.client.get(mutex.key)
@@ -76,8 +75,10 @@ def _lock(ctx: Context, args: argparse.Namespace) -> int:
         if failure is not None:
             raise CommandError(failure)
         return 0
+    except KeyboardInterrupt:
+        return 0
     finally:
-        if session.alive:
+        if mutex.held and session.alive:
             mutex.unlock()
 
 
@@ -115,9 +116,6 @@ def _elect(ctx: Context, args: argparse.Namespace) -> int:
     election = Election(session, name)
     try:
         election.campaign(arg_bytes(args.proposal))
-    except KeyboardInterrupt:
-        return 0
-    try:
         leader = ctx.client.get(election.key)
         print_get(ctx.out, leader)
         ctx.out.flush()
@@ -125,8 +123,10 @@ def _elect(ctx: Context, args: argparse.Namespace) -> int:
         if failure is not None:
             raise CommandError(f"elect: {failure}")
         return 0
+    except KeyboardInterrupt:
+        return 0  # an unfinished candidacy goes with the session's lease
     finally:
-        if session.alive:
+        if election.is_leader and session.alive:
             election.resign()
 
 
