@@ -63,7 +63,7 @@ def _info(ctx: Context, args: argparse.Namespace) -> int:
                 for row in rows
             ]
         )
-        return 0 if probe_error is None else 1
+        return _probe_status(ctx, probe_error)
     table = [
         (
             row.endpoint,
@@ -89,10 +89,15 @@ def _info(ctx: Context, args: argparse.Namespace) -> int:
     else:
         for row in table:
             out.line(", ".join(str(cell) for cell in row))
-    if probe_error is not None:
-        ctx.warn(f"Error: {probe_error}")
-        return 1
-    return 0
+    return _probe_status(ctx, probe_error)
+
+
+def _probe_status(ctx: Context, probe_error: str | None) -> int:
+    """The table is printed either way; a failed probe read adds one error line and status 1."""
+    if probe_error is None:
+        return 0
+    ctx.warn(f"Error: {probe_error}")
+    return 1
 
 
 #: The etcd API the client speaks (etcd 3.5's protos).
