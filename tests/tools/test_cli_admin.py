@@ -310,7 +310,8 @@ def test_membership_changes_seen_by_etcdctl(fresh_cluster: Any, etcdctl: Any) ->
                 break
             assert "in sync with leader" in result.stderr and time.monotonic() < end, result.stderr
             time.sleep(0.3)
-        assert result.stdout.startswith(f"Member {new_id} promoted in cluster ")
+        # etcdctl pads the hex IDs to 16 columns (%16x): a shorter ID gets leading spaces.
+        assert result.stdout.startswith(f"Member {int(new_id, 16):16x} promoted in cluster ")
         listed = etcdctl("member", "list", "-w", "json", endpoint=cluster, check=True).stdout
         mine = {m["ID"]: m for m in json.loads(listed)["members"]}
         assert (
@@ -343,7 +344,7 @@ def test_membership_changes_seen_by_etcdctl(fresh_cluster: Any, etcdctl: Any) ->
         assert f"{new_id}, started, joiner, {joiner.peer_url}, {joiner.url}, false" in listed
 
         removed = ok(cli("member", "remove", new_id, endpoints=cluster))
-        assert removed.startswith(f"Member {new_id} removed from cluster ")
+        assert removed.startswith(f"Member {int(new_id, 16):16x} removed from cluster ")
         listed = etcdctl("member", "list", endpoint=cluster, check=True).stdout
         assert new_id not in listed and len(listed.splitlines()) == 3
         again = cli("member", "remove", new_id, endpoints=cluster)
