@@ -124,9 +124,12 @@ def check_sections(sections: list[Section], what: str) -> list[str]:
     return problems
 
 
-def check_lock_owners(sections: list[Section], lock_history: History) -> list[str]:
+def check_lock_owners(
+    sections: list[Section], lock_history: History, final_keys: set[bytes] | None = None
+) -> list[str]:
     """Replays the lock keys' history: at the revision of each owner-guarded txn made inside a
-    critical section, the key with the lowest create revision (the owner) was that worker's."""
+    critical section, the key with the lowest create revision (the owner) was that worker's.
+    With ``final_keys`` (the keys under the prefix now), the replay must end in that state."""
     problems = []
     guarded = sorted((s for s in sections if s.guard_revision), key=lambda s: s.guard_revision)
     present: dict[bytes, int] = {}
@@ -145,6 +148,17 @@ def check_lock_owners(sections: list[Section], lock_history: History) -> list[st
                 f"at revision {section.guard_revision} {section.worker} held {section.key!r} "
                 f"but the owner was {owner!r}"
             )
+    if final_keys is not None:
+        for revision, key, kind in lock_history[position:]:
+            if kind == EventType.PUT:
+                present.setdefault(key, revision)
+            else:
+                present.pop(key, None)
+        if set(present) != final_keys:
+            problems.append(
+                f"the lock history replays to {sorted(present)}, the store holds "
+                f"{sorted(final_keys)}"
+            )
     return problems
 
 
@@ -159,11 +173,12 @@ class Resources:
     sockets: int
     rss_kib: int
     blocks: int  # memory blocks allocated by Python's allocator (sys.getallocatedblocks)
+    client_objects: int  # live instances of the client's machinery (see _LIVE_MODULES)
 
     def __str__(self) -> str:
         return (
             f"threads={self.threads} sockets={self.sockets} rss={self.rss_kib / 1024:.1f}MiB "
-            f"blocks={self.blocks}"
+            f"blocks={self.blocks} etcdwire_objects={self.client_objects}"
         )
 
 
@@ -186,6 +201,12 @@ def rss_kib() -> int:
     return 0
 
 
+# Where the client's live machinery is defined (clients, managers, channels, connections,
+# streams, watches, kept leases, recipes, tasks): none may outlive the clients. Value types
+# and per-method header templates are shared caches and are not counted.
+_LIVE_MODULES = ("etcdwire._async", "etcdwire._sync", "etcdwire._backends", "etcdwire._compat")
+
+
 def _malloc_trim() -> None:
     """Hand free heap pages back to the OS (glibc), so RSS shows what is really in use."""
     with contextlib.suppress(OSError, AttributeError):
@@ -200,4 +221,5 @@ def measure(exclude_fds: set[int]) -> Resources:
         len(socket_fds() - exclude_fds),
         rss_kib(),
         sys.getallocatedblocks(),
+        sum(1 for obj in gc.get_objects() if type(obj).__module__.startswith(_LIVE_MODULES)),
     )
