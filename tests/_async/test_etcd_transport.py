@@ -124,8 +124,8 @@ async def test_server_stream_snapshot_matches_etcdctl(
     trailer verifies, and it is the same database etcdctl's snapshot save receives.
 
     The member is shared: a compaction asked for by an earlier test may still be deleting old
-    revisions in the background, so the pair is taken again (up to 3 times) until two
-    snapshots in a row agree; a real difference never does."""
+    revisions in the background, so the pair is taken again (up to 3 times) until ours and
+    etcdctl's agree; a real difference would persist."""
     async with channel_for(member) as channel:
         for i in range(21):
             await channel.unary_unary(
