@@ -12,7 +12,26 @@ from typing import Any
 
 from etcdwire.tools.embedded import find_etcd_binary
 
-__all__ = ["EtcdctlProcess"]
+__all__ = ["EtcdctlProcess", "read_line"]
+
+
+def read_line(pipe: Any, buffer: bytes, timeout: float) -> tuple[str | None, bytes]:
+    """The next line a child process prints on ``pipe`` (None if none came within ``timeout``
+    seconds or the pipe closed), and what is left buffered after it."""
+    end = time.monotonic() + timeout
+    while b"\n" not in buffer:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            return None, buffer
+        ready, _, _ = select.select([pipe], [], [], remaining)
+        if not ready:
+            return None, buffer
+        chunk = os.read(pipe.fileno(), 65536)
+        if not chunk:
+            return None, buffer
+        buffer += chunk
+    line, rest = buffer.split(b"\n", 1)
+    return line.decode("utf-8", errors="replace"), rest
 
 
 class EtcdctlProcess:
@@ -33,20 +52,8 @@ class EtcdctlProcess:
     def read_line(self, timeout: float) -> str | None:
         """The next line printed, or None if nothing came within ``timeout`` seconds."""
         assert self.proc.stdout is not None
-        end = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
-            if not ready:
-                return None
-            chunk = os.read(self.proc.stdout.fileno(), 4096)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode()
+        line, self._buffer = read_line(self.proc.stdout, self._buffer, timeout)
+        return line
 
     def stop(self) -> None:
         """SIGTERM: etcdctl closes its session (revoking its lease), then exits."""

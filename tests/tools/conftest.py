@@ -13,7 +13,6 @@ The child's environment has no ETCDCTL_* variables unless a test passes them in 
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from tests.etcdctl_process import read_line
 
 __all__ = ["CliProcess", "CliResult", "cli", "cli_command", "cli_env"]
 
@@ -131,20 +132,8 @@ class CliProcess:
     def read_line(self, timeout: float = 10.0) -> str | None:
         """The next line printed, or None if none came within ``timeout`` seconds."""
         assert self.proc.stdout is not None
-        end = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
-            if not ready:
-                return None
-            chunk = os.read(self.proc.stdout.fileno(), 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode("utf-8", errors="replace")
+        line, self._buffer = read_line(self.proc.stdout, self._buffer, timeout)
+        return line
 
     def read_lines(self, count: int, timeout: float = 10.0) -> list[str]:
         end = time.monotonic() + timeout
