@@ -9,10 +9,19 @@ from typing import Any
 
 from ...errors import Compacted, WatchCanceled
 from ...types import EventType
-from .common import EXIT_BAD_ARGS, EXIT_INTERRUPTED, CommandError, Context, add_command, arg_bytes
+from .common import (
+    EXIT_BAD_ARGS,
+    EXIT_INTERRUPTED,
+    CommandError,
+    Context,
+    add_command,
+    arg_bytes,
+)
 from .output import Output, go_quote, header_json, kv_json, omit_empty
 
 __all__ = ["print_watch_response", "register"]
+
+EXIT_INTERRUPTED_BY_SIGNAL = 130  # 128 + SIGINT, as a shell reports a program killed by it
 
 #: How often the wait for events wakes up (so Ctrl-C is seen at once on every platform).
 POLL = 0.5
@@ -111,8 +120,9 @@ def _watch(ctx: Context, args: argparse.Namespace) -> int:
                 if args.exec_command:
                     _run_for_events(ctx, args.exec_command, response)
     except KeyboardInterrupt:
+        # etcdctl's watch dies of the SIGINT, which the shell reports as 130.
         watch.cancel()
-        return 0
+        return EXIT_INTERRUPTED_BY_SIGNAL
     except (Compacted, WatchCanceled) as exc:
         ctx.warn(f"watch was canceled ({exc.message})")
         raise CommandError("watch is canceled by the server", EXIT_INTERRUPTED) from None
