@@ -90,7 +90,7 @@ def proxy(echo: EchoServer) -> Iterator[FaultProxy]:
         yield fp
 
 
-def connect(fp: FaultProxy, timeout: float = 2.0) -> socket.socket:
+def connect(fp: FaultProxy, timeout: float = 10.0) -> socket.socket:
     return socket.create_connection(fp.address, timeout=timeout)
 
 
@@ -104,7 +104,7 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
     return buf
 
 
-def wait_for(predicate: object, timeout: float = 3.0) -> None:
+def wait_for(predicate: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
         if time.monotonic() > deadline:
@@ -164,7 +164,7 @@ def test_black_hole_holds_live_links_and_delivers_after_it_ends(
             sock.recv(10)
         assert sum(echo.reads) == 1  # nothing reached the server
         proxy.pass_through()
-        sock.settimeout(2)
+        sock.settimeout(10)
         assert recv_exactly(sock, 4) == b"held"
 
 
@@ -180,7 +180,7 @@ def test_black_hole_accepts_new_connections_but_never_dials(
         assert proxy.stats().connections_accepted == 1
         assert echo.accepted == 0
         proxy.unblock()
-        sock.settimeout(2)
+        sock.settimeout(10)
         assert recv_exactly(sock, 5) == b"hello"
     assert echo.accepted == 1
 
