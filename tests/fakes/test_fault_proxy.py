@@ -222,11 +222,12 @@ def test_throttle_limits_bandwidth(proxy: FaultProxy) -> None:
     # 20 kB at 40 kB/s is 0.5 s each way, and the two directions overlap
     assert 0.45 <= elapsed < 3.0
     proxy.throttle(None)
+    big = payload * 20  # 400 kB: 10 s each way if the limit were still on
     with connect(proxy) as sock:
         started = time.monotonic()
-        sock.sendall(payload)
-        recv_exactly(sock, len(payload))
-        assert time.monotonic() - started < 0.3
+        sock.sendall(big)
+        recv_exactly(sock, len(big))
+        assert time.monotonic() - started < 3.0
 
 
 def test_split_frames_delivers_in_tiny_pieces(proxy: FaultProxy, echo: EchoServer) -> None:
