@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import string
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +29,7 @@ from etcdwire import Client
 from etcdwire._pb import kv_pb2, rpc_pb2
 from etcdwire.errors import EtcdError
 from tests.fakes.h2_peer import FakeRequest, FakeServer, frame, grpc_message
+from tests.reliability.bounded import run_bounded
 
 CALL_TIMEOUT = 0.4
 HANG_LIMIT = CALL_TIMEOUT + 4.0
@@ -213,22 +213,6 @@ class Switchboard:
         with contextlib.suppress(Exception):
             self.action(request)
 
-
-def run_bounded(work: Callable[[], Any], limit: float) -> tuple[Any, BaseException | None]:
-    outcome: list[Any] = [None, None]
-
-    def target() -> None:
-        try:
-            outcome[0] = work()
-        except BaseException as exc:  # judged by the caller
-            outcome[1] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    started = time.monotonic()
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"hang: still running after {time.monotonic() - started:.1f} s"
-    return outcome[0], outcome[1]
 
 
 RECOVERY = 5.0  # seconds for the client to serve a read again (reconnect backoff included)

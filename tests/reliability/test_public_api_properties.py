@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from etcdwire import Client, Compare, LeaseGrant, Op, SortOrder, SortTarget
 from etcdwire.errors import EtcdError, UsageError
+from tests.reliability.bounded import run_bounded, run_bounded_or_running
 
 pytestmark = pytest.mark.etcd
 
@@ -287,23 +288,6 @@ def calls(draw: st.DrawFn) -> tuple[str, Callable[[Client, Confined, list[int]],
 # --- the property ----------------------------------------------------------------------------
 
 
-def run_bounded(work: Callable[[], Any], limit: float) -> tuple[Any, BaseException | None]:
-    """Run ``work`` in a thread; fail the example if it is still running after ``limit``."""
-    outcome: list[Any] = [None, None]
-
-    def target() -> None:
-        try:
-            outcome[0] = work()
-        except BaseException as exc:  # judged by the caller
-            outcome[1] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    started = time.monotonic()
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"hang: still running after {time.monotonic() - started:.1f} s"
-    return outcome[0], outcome[1]
-
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
@@ -408,24 +392,6 @@ def test_infinite_timeout_is_no_deadline_or_usage_error(client: Client) -> None:
         client.lease.revoke(holder.id)  # releases the lock, so a waiting call returns
         client.lease.revoke(waiter.id)
 
-
-def run_bounded_or_running(
-    work: Callable[[], Any], limit: float
-) -> tuple[Any, BaseException | None]:
-    """Like run_bounded, but a call still running after ``limit`` is fine (it is left to end
-    by itself)."""
-    outcome: list[Any] = [None, None]
-
-    def target() -> None:
-        try:
-            outcome[0] = work()
-        except BaseException as exc:  # judged by the caller
-            outcome[1] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(limit)
-    return outcome[0], outcome[1]
 
 
 @pytest.mark.parametrize(
