@@ -107,20 +107,11 @@ def get_op(args: argparse.Namespace) -> Any:
             "get command needs one argument as key and an optional argument as range_end",
             EXIT_BAD_ARGS,
         )
-    if args.prefix and args.from_key:
-        raise CommandError(
-            "`--prefix` and `--from-key` cannot be set at the same time, choose one",
-            EXIT_BAD_ARGS,
-        )
+    _check_range_flags(args)
     if args.keys_only and args.count_only:
         raise CommandError(
             "`--keys-only` and `--count-only` cannot be set at the same time, choose one",
             EXIT_BAD_ARGS,
-        )
-    if args.range_end is not None and (args.prefix or args.from_key):
-        flag = "--prefix" if args.prefix else "--from-key"
-        raise CommandError(
-            f"too many arguments, only accept one argument when `{flag}` is set.", EXIT_BAD_ARGS
         )
     if args.consistency not in ("l", "s"):
         raise CommandError(f"unknown consistency flag {args.consistency!r}", EXIT_BAD_FEATURE)
@@ -326,16 +317,7 @@ def delete_op(args: argparse.Namespace) -> Any:
             "del command needs one argument as key and an optional argument as range_end",
             EXIT_BAD_ARGS,
         )
-    if args.prefix and args.from_key:
-        raise CommandError(
-            "`--prefix` and `--from-key` cannot be set at the same time, choose one",
-            EXIT_BAD_ARGS,
-        )
-    if args.range_end is not None and (args.prefix or args.from_key):
-        flag = "--prefix" if args.prefix else "--from-key"
-        raise CommandError(
-            f"too many arguments, only accept one argument when `{flag}` is set.", EXIT_BAD_ARGS
-        )
+    _check_range_flags(args)
     return _usage(
         lambda: Op.delete(
             arg_bytes(args.key),
@@ -690,3 +672,17 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="wait until the compacted history is removed from disk",
     )
+
+
+def _check_range_flags(args: argparse.Namespace) -> None:
+    """etcdctl's checks of a range given as --prefix, --from-key or a range end (get, del)."""
+    if args.prefix and args.from_key:
+        raise CommandError(
+            "`--prefix` and `--from-key` cannot be set at the same time, choose one",
+            EXIT_BAD_ARGS,
+        )
+    if args.range_end is not None and (args.prefix or args.from_key):
+        flag = "--prefix" if args.prefix else "--from-key"
+        raise CommandError(
+            f"too many arguments, only accept one argument when `{flag}` is set.", EXIT_BAD_ARGS
+        )
