@@ -32,6 +32,7 @@ from ._etcd.ops import (
     put_if_absent,
 )
 from ._etcd.recipes import Isolation
+from ._etcd.watching import EventSequence, WatchResponse
 from ._options import ChannelOptions
 from ._sync.client import Client
 from ._sync.concurrency import (
@@ -70,6 +71,7 @@ __all__ = [
     "Election",
     "EndpointState",
     "EndpointStatus",
+    "EventSequence",
     "Isolation",
     "KeptLease",
     "Mutex",
@@ -78,6 +80,7 @@ __all__ = [
     "RWMutex",
     "Session",
     "TLSConfig",
+    "WatchResponse",
     "compare_and_delete",
     "compare_and_swap",
     "key_exists",

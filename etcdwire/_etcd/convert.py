@@ -10,7 +10,7 @@ the next one is equal (headers are frozen; most responses in a row share one).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from .._pb import kv_pb2, rpc_pb2
 from ..errors import Internal
@@ -38,6 +38,7 @@ __all__ = [
     "compact_response",
     "delete_response",
     "event",
+    "event_without_prev",
     "get_response",
     "header",
     "key_value",
@@ -107,21 +108,42 @@ def key_value(message: kv_pb2.KeyValue) -> KeyValue:
     return kv
 
 
-_PUT = EventType.PUT
-_DELETE = EventType.DELETE
+_EVENT_TYPES = {0: EventType.PUT, 1: EventType.DELETE}
+
+
+def _unknown_event_type(kind: int) -> NoReturn:
+    raise Internal(f"etcd sent a watch event of unknown type {kind}")
 
 
 def event(message: kv_pb2.Event) -> Event:
-    kind = message.type
+    kind = _EVENT_TYPES.get(message.type)
+    if kind is None:
+        _unknown_event_type(message.type)
     converted: Event = _new(Event)
-    if kind == 0:
-        _set_type(converted, _PUT)
-    elif kind == 1:
-        _set_type(converted, _DELETE)
-    else:
-        raise Internal(f"etcd sent a watch event of unknown type {kind}")
+    _set_type(converted, kind)
     _set_kv(converted, key_value(message.kv))
     _set_prev_kv(converted, key_value(message.prev_kv) if message.HasField("prev_kv") else None)
+    return converted
+
+
+def event_without_prev(message: kv_pb2.Event) -> Event:
+    """:func:`event` for a watch that did not ask for ``prev_kv`` (the server then never sends
+    one): the key-value is built inline, the cheapest form, for catch-ups of many thousands."""
+    kind = _EVENT_TYPES.get(message.type)
+    if kind is None:
+        _unknown_event_type(message.type)
+    converted: Event = _new(Event)
+    _set_type(converted, kind)
+    message_kv = message.kv
+    kv: KeyValue = _new(KeyValue)
+    _set_key(kv, message_kv.key)
+    _set_value(kv, message_kv.value)
+    _set_create_revision(kv, message_kv.create_revision)
+    _set_mod_revision(kv, message_kv.mod_revision)
+    _set_version(kv, message_kv.version)
+    _set_lease(kv, message_kv.lease)
+    _set_kv(converted, kv)
+    _set_prev_kv(converted, None)
     return converted
 
 

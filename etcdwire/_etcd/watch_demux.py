@@ -71,6 +71,7 @@ import enum
 import logging
 import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
 
@@ -192,8 +193,12 @@ class Events:
 
     local_id: int
     header: rpc_pb2.ResponseHeader
-    events: tuple[kv_pb2.Event, ...]
+    #: The response's own repeated field when every event in it is new (the usual case), so
+    #: nothing is copied per event; a list otherwise.
+    events: Sequence[kv_pb2.Event]
     revision: int
+    #: The watch asked for ``prev_kv`` (without it, events never carry one).
+    prev_kv: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,7 +506,7 @@ class WatchDemux:
         if response.fragment:
             self._fragments.setdefault(watch_id, []).extend(response.events)
             return []
-        events: list[kv_pb2.Event] = list(response.events)
+        events: Sequence[kv_pb2.Event] = response.events
         pending = self._fragments.pop(watch_id, None)
         if pending is not None:
             pending.extend(events)
@@ -569,17 +574,20 @@ class WatchDemux:
         return [Canceled(watch.local_id, error)]
 
     def _events(
-        self, watch: _Watch, header: rpc_pb2.ResponseHeader, events: list[kv_pb2.Event]
+        self, watch: _Watch, header: rpc_pb2.ResponseHeader, events: Sequence[kv_pb2.Event]
     ) -> list[Delivery]:
         floor = watch.event_rev
-        fresh = tuple(event for event in events if event.kv.mod_revision > floor)
         last = events[-1].kv.mod_revision
         watch.next_rev = max(watch.next_rev, last + 1)
-        if not fresh:
+        if last <= floor:
             return []
-        revision = fresh[-1].kv.mod_revision
-        watch.event_rev = revision
-        return [Events(watch.local_id, header, fresh, revision)]
+        fresh = events
+        if events[0].kv.mod_revision <= floor:
+            # A response repeating revisions already delivered (after a resume): the server
+            # sends events in revision order, so the new ones are a tail.
+            fresh = [event for event in events if event.kv.mod_revision > floor]
+        watch.event_rev = last
+        return [Events(watch.local_id, header, fresh, last, watch.spec.prev_kv)]
 
     def _progress(self, watch: _Watch, header: rpc_pb2.ResponseHeader) -> list[Delivery]:
         revision = header.revision

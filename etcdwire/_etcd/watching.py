@@ -6,15 +6,72 @@ Pure: the shell in ``_async/watch.py`` turns the demultiplexer's deliveries into
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, overload
 
+from .._pb import kv_pb2
 from ..errors import UsageError
 from ..types import Event, ResponseHeader
 from . import convert
 from .ops import _resolve_range
 from .watch_demux import Events, Progress, Resumed, WatchSpec
 
-__all__ = ["WatchResponse", "response_from_delivery", "watch_spec"]
+__all__ = ["EventSequence", "WatchResponse", "response_from_delivery", "watch_spec"]
+
+
+class EventSequence(Sequence[Event]):
+    """The events of one watch response: an immutable sequence of :class:`Event`, built from
+    the wire message as they are read.
+
+    A catch-up can bring tens of thousands of events in one response. Building each event
+    when the consumer reaches it (not all of them before the response is handed over) lets
+    the first be read at once, and events the consumer does not keep die young, which spares
+    the garbage collector from scanning tens of thousands of live objects. Reading an event
+    twice builds it twice: the two are equal (events are frozen values). Compares equal to
+    any sequence (tuple, list) holding equal events; pickles as a tuple.
+    """
+
+    __slots__ = ("_build", "_messages")
+
+    def __init__(
+        self,
+        messages: Sequence[kv_pb2.Event],
+        build: Callable[[kv_pb2.Event], Event] = convert.event,
+    ) -> None:
+        self._messages = messages
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __iter__(self) -> Iterator[Event]:
+        return map(self._build, self._messages)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        if isinstance(index, slice):
+            return tuple(map(self._build, self._messages[index]))
+        return self._build(self._messages[index])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventSequence | tuple | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"EventSequence({list(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (tuple(self),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +85,7 @@ class WatchResponse:
     ``revision + 1`` and no event was lost; ``header`` is the server's for that response."""
 
     header: ResponseHeader
-    events: tuple[Event, ...] = ()
+    events: Sequence[Event] = ()
     revision: int = 0
     progress_notify: bool = False
     resumed: bool = False
@@ -45,7 +102,10 @@ def response_from_delivery(delivery: Events | Progress | Resumed) -> WatchRespon
     if isinstance(delivery, Events):
         return WatchResponse(
             header=header,
-            events=tuple(convert.event(e) for e in delivery.events),
+            events=EventSequence(
+                delivery.events,
+                convert.event if delivery.prev_kv else convert.event_without_prev,
+            ),
             revision=delivery.revision,
         )
     if isinstance(delivery, Progress):
