@@ -1,12 +1,13 @@
 """Watch event delivery rate and memory per idle watch, etcdwire beside the grpcio clients.
 
-    python benchmarks/bench_watch.py [--events 20000] [--watches 10000] [--runs 7]
-                                     [--endpoint URL]
+    python benchmarks/bench_watch.py [--events 20000] [--watches 10000] [--runs 15]
+                                     [--writers 8] [--endpoint URL]
 
 Each client runs in its own subprocess against the same etcd:
 
-- delivery: the client watches a fresh prefix; a writer process (etcdwire, txns of 100 puts)
-  writes ``--events`` keys as fast as it can; the figure is events per second from the
+- delivery: the client watches a fresh prefix; a writer process (etcdwire, txns of 100 puts,
+  ``--writers`` of them in flight, so that etcd rather than one writer's round trips sets the
+  pace) writes ``--events`` keys as fast as it can; the figure is events per second from the
   writer's start until the last event reaches the watcher;
 - catch-up: the client watches, from its first revision, a prefix that already holds
   ``--events`` keys (written once before the clients run), so the server sends as fast as it
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -33,17 +35,29 @@ import uuid
 from typing import Any
 
 CLIENTS = ["etcdwire-async", "etcdwire-sync", "etcd-sdk-python", "aetcd"]
+#: Txns the writer keeps in flight (``--writers``).
+WRITERS = [8]
 
 WRITER = """
-import sys
-from etcdwire import Client, Op
-endpoint, prefix, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with Client(endpoint) as client:
-    client.get("warm-up")
-    print("ready", flush=True)
-    sys.stdin.readline()
-    for start in range(0, total, 100):
-        client.txn([], [Op.put(f"{prefix}{i:06d}", "v" * 32) for i in range(start, start + 100)])
+import asyncio, sys, time
+from etcdwire import AsyncClient, Op
+endpoint, prefix, total, width = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+batches = [
+    [Op.put(f"{prefix}{i:06d}", "v" * 32) for i in range(start, min(start + 100, total))]
+    for start in range(0, total, 100)
+]
+async def main():
+    async with AsyncClient(endpoint) as client:
+        await client.get("warm-up")
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        t0 = time.perf_counter()
+        async def write(mine):
+            for ops in mine:
+                await client.txn([], ops)
+        await asyncio.gather(*(write(batches[k::width]) for k in range(width)))
+        print(time.perf_counter() - t0, flush=True)
+asyncio.run(main())
 """
 
 
@@ -61,7 +75,7 @@ class Writer:
 
     def __init__(self, endpoint: str, prefix: str, total: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, endpoint, prefix, str(total)],
+            [sys.executable, "-c", WRITER, endpoint, prefix, str(total), str(WRITERS[0])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -73,8 +87,12 @@ class Writer:
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
 
-    def wait(self) -> None:
+    def wait(self) -> float:
+        """Wait for the writer to finish; the seconds its writes took."""
+        assert self.proc.stdout is not None
+        seconds = float(self.proc.stdout.readline())
         self.proc.wait()
+        return seconds
 
 
 def idle_worker(name: str, endpoint: str, watches: int) -> dict[str, float]:
@@ -159,7 +177,17 @@ def floor_worker(
                 seen += len(message.events)
             return events / (time.perf_counter() - t0)
 
-    return catchup_figures([asyncio.run(once()) for _ in range(runs)])
+    rates = []
+    for _ in range(runs):
+        off_tick()
+        rates.append(asyncio.run(once()))
+    return catchup_figures(rates)
+
+
+def off_tick() -> None:
+    """Sleep a random part of etcd's 100 ms watch sync period before a catch-up run, so runs
+    do not lock onto one phase of that tick (back-to-back runs otherwise all wait alike)."""
+    time.sleep(random.uniform(0, 0.1))
 
 
 def catchup_figures(rates: list[float]) -> dict[str, Any]:
@@ -198,6 +226,7 @@ def worker(
                     assert last > 0  # every event was read, not just counted
                     writer.wait()
                 for _ in range(runs):
+                    off_tick()
                     t0 = time.perf_counter()
                     async with client.watch(catchup, prefix=True, start_revision=catchup_rev) as w:
                         seen = 0
@@ -230,6 +259,7 @@ def worker(
                 assert last > 0  # every event was read, not just counted
                 writer.wait()
             for _ in range(runs):
+                off_tick()
                 t0 = time.perf_counter()
                 with client.watch(catchup, prefix=True, start_revision=catchup_rev) as w:
                     seen = 0
@@ -258,6 +288,7 @@ def worker(
         cancel()
         writer.wait()
         for _ in range(runs):
+            off_tick()
             t0 = time.perf_counter()
             iterator, cancel = client.watch_prefix(catchup, start_revision=catchup_rev)
             for seen, event in enumerate(iterator, start=1):
@@ -288,6 +319,7 @@ def worker(
                 await watch.cancel()
                 writer.wait()
                 for _ in range(runs):
+                    off_tick()
                     t0 = time.perf_counter()
                     watch = await client.watch_prefix(catchup.encode(), start_revision=catchup_rev)
                     seen = 0
@@ -380,6 +412,9 @@ def run_all(endpoint: str, events: int, watches: int, runs: int) -> None:
         "--events", str(events), "--catchup", catchup, "--catchup-rev", str(catchup_rev),
         "--runs", str(runs),
     ]  # fmt: skip
+    writer = Writer(endpoint, f"bwa-{uuid.uuid4().hex[:8]}/", events)
+    writer.go()
+    print(f"the writer alone, no watcher: {events / writer.wait():.0f} events/s (bounds live)")
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode == 0:
         floor = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -399,7 +434,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--watches", type=int, default=10000)
     parser.add_argument(
-        "--runs", type=int, default=7, help="catch-up runs per client (best and median shown)"
+        "--runs", type=int, default=15, help="catch-up runs per client (best and median shown)"
+    )
+    parser.add_argument(
+        "--writers", type=int, default=8, help="txns of 100 puts the writer keeps in flight"
     )
     parser.add_argument("--endpoint")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -407,6 +445,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--catchup-rev", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    WRITERS[0] = args.writers
     if args.worker:
         if args.idle:
             figures = idle_worker(args.worker, args.endpoint, args.idle)
