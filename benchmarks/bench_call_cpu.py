@@ -47,6 +47,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import hpack
+
 from etcdwire import AsyncClient, Client
 from etcdwire._async import channel as async_channel
 from etcdwire._etcd import methods
@@ -321,33 +323,97 @@ class _ReplayStream:
 
 
 class _AsyncReplayStream(_ReplayStream):
-    """The replayed server for the asyncio client: a read waits until requests are due, then
-    answers all the requests written by then in one chunk, as a busy server's write does.
-    Answers carry the answer stream's frames and the connection WINDOW_UPDATE that returns
-    the request's send credit; grpc-go's occasional BDP PING is not repeated for every call."""
+    """The replayed server for the asyncio client, which reads by push (the event loop hands
+    it bytes as they arrive): the server's connection preface (the stream-0 frames of the
+    first recorded chunk) at once, a SETTINGS ACK for the client's SETTINGS, and in the loop
+    iteration after the client's writes, the answers to all the requests written by then in
+    one chunk, as a busy server's write does. Answers carry the answer stream's frames and
+    the connection WINDOW_UPDATE that returns the request's send credit; grpc-go's
+    occasional BDP PING is not repeated for every call."""
+
+    _SETTINGS_ACK = bytes((0, 0, 0, FrameType.SETTINGS, 1, 0, 0, 0, 0))
 
     def __init__(self, chunks: list[bytes], answer: bytes, answer_stream: int) -> None:
-        own = b"".join(
-            answer[start - 9 : end]
-            for kind, _, sid, start, end in iter_frames(answer)
-            if sid == answer_stream or kind == FrameType.WINDOW_UPDATE
+        # The recorded answer's header blocks refer to HPACK table entries made earlier in the
+        # recorded session, which is not replayed here: decode them in that session's order,
+        # then encode them as a server would on a fresh connection: the first answer adds its
+        # fields to the table, every later one refers to them (as etcd's answers do).
+        decoder = hpack.Decoder()
+        frames: list[tuple[int, int, int, bytes | list[tuple[bytes, bytes]]]] = []
+        for chunk in [*chunks, answer]:
+            for kind, flags, sid, start, end in iter_frames(chunk):
+                payload: bytes | list[tuple[bytes, bytes]] = chunk[start:end]
+                if kind == FrameType.HEADERS:
+                    payload = [
+                        (bytes(n), bytes(v)) for n, v in decoder.decode(chunk[start:end], raw=True)
+                    ]
+                if chunk is answer and (sid == answer_stream or kind == FrameType.WINDOW_UPDATE):
+                    frames.append((kind, flags, sid, payload))
+        encoder = hpack.Encoder()
+        first, steady = (
+            b"".join(
+                _FRAME_HEADER.pack(len(body) << 8 | kind, flags, sid) + body
+                for kind, flags, sid, payload in frames
+                for body in [payload if isinstance(payload, bytes) else encoder.encode(payload)]
+            )
+            for _ in range(2)
         )
-        super().__init__(chunks, own, answer_stream)
-        self._ready = asyncio.Event()
+        super().__init__([], steady, answer_stream)
+        self._first: bytes | None = first
+        first = chunks[0]
+        self._preface = b"".join(
+            first[start - 9 : end] for _, _, sid, start, end in iter_frames(first) if sid == 0
+        )
+        self._receiver: Callable[[bytes, BaseException | None], None] | None = None
+        self._control = bytearray()
+        self._scheduled = False
 
-    async def read(self, max_bytes: int, timeout: float | None) -> bytes:  # type: ignore[override]
-        if self._chunks:
-            return self._chunks.popleft()
-        while not self._due:
-            self._ready.clear()
-            await self._ready.wait()
-        return self._answers()
+    def set_receiver(self, receiver: Callable[[bytes, BaseException | None], None]) -> None:
+        self._receiver = receiver
+        receiver(self._preface, None)
+
+    def _answers(self) -> bytes:
+        if self._first is None:
+            return super()._answers()
+        # The first answer, which fills the server's HPACK table, goes alone.
+        first, self._first = self._first, None
+        stream_id, rest = self._due[0], self._due[1:]
+        self._due = []
+        out = bytearray(first)
+        for _, _, sid, start, _ in iter_frames(first):
+            if sid:
+                _STREAM_ID.pack_into(out, start - 4, stream_id)
+        self._due = rest
+        return bytes(out) + (super()._answers() if rest else b"")
+
+    def _push(self) -> None:
+        self._scheduled = False
+        data = bytes(self._control) + (self._answers() if self._due else b"")
+        self._control.clear()
+        if data and self._receiver is not None:
+            self._receiver(data, None)
+
+    def write_nowait(self, data: bytes) -> None:
+        self.write_sync(data)
+
+    def write_sync(self, data: bytes) -> None:
+        super().write(data, None)
+        offset, total = 0, len(data)
+        while offset < total:
+            word, flags, _ = _FRAME_HEADER.unpack_from(data, offset)
+            if word & 0xFF == FrameType.SETTINGS and not flags & 1:
+                self._control += self._SETTINGS_ACK
+            offset += 9 + (word >> 8)
+        if (self._due or self._control) and not self._scheduled:
+            # Answer once every task of this loop iteration has written, not per request.
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._push)
 
     async def write(self, data: bytes, timeout: float | None) -> None:  # type: ignore[override]
-        super().write(data, timeout)
-        if self._due and not self._ready.is_set():
-            # Answer once every task of this loop iteration has written, not per request.
-            asyncio.get_running_loop().call_soon(self._ready.set)
+        self.write_sync(data)
+
+    def close_nowait(self) -> None:
+        pass
 
     async def aclose(self) -> None:
         pass

@@ -10,8 +10,10 @@ interrupted from outside.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -57,15 +59,67 @@ Lock = threading.Lock
 StateLock = threading.Lock
 
 
-def _expire(future: asyncio.Future[bool]) -> None:
-    if not future.done():
-        future.set_result(False)
+#: How finely :meth:`AsyncEvent.wait` timeouts are kept: a timeout ends at most this late.
+TIMER_GRANULARITY = 0.005
+
+
+class _SharedTimers:
+    """Timeouts of :meth:`AsyncEvent.wait` on one event loop, rounded up to
+    :data:`TIMER_GRANULARITY` so that the waits ending in the same slot share one timer handle.
+
+    A busy connection has a waiter per call in flight, each with the call's deadline, and
+    nearly all are woken long before it: a timer handle apiece (created, pushed on the loop's
+    heap, cancelled) cost more than the rest of the wait. Here a wait adds its future to the
+    slot's set and takes it out when it ends; the slot's one handle expires what is left."""
+
+    __slots__ = ("_loop", "_slots")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._slots: dict[int, set[asyncio.Future[bool]]] = {}
+
+    def add(self, future: asyncio.Future[bool], timeout: float) -> int:
+        key = math.ceil((self._loop.time() + timeout) / TIMER_GRANULARITY)
+        waiting = self._slots.get(key)
+        if waiting is None:
+            waiting = self._slots[key] = set()
+            self._loop.call_at(key * TIMER_GRANULARITY, self._expire, key)
+        waiting.add(future)
+        return key
+
+    def remove(self, key: int, future: asyncio.Future[bool]) -> None:
+        waiting = self._slots.get(key)
+        if waiting is not None:
+            waiting.discard(future)
+
+    def _expire(self, key: int) -> None:
+        for future in self._slots.pop(key, ()):
+            if not future.done():
+                future.set_result(False)
+
+
+_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedTimers] = (
+    weakref.WeakKeyDictionary()
+)
+_last_timers: list[_SharedTimers | None] = [None]
+
+
+def _timers_for(loop: asyncio.AbstractEventLoop) -> _SharedTimers:
+    last = _last_timers[0]
+    if last is not None and last._loop is loop:
+        return last
+    timers = _timers.get(loop)
+    if timers is None:
+        timers = _timers[loop] = _SharedTimers(loop)
+    _last_timers[0] = timers
+    return timers
 
 
 class AsyncEvent:
     """asyncio.Event with a timeout on ``wait``, built on bare futures: a connection creates
-    and waits on one per waiting call, and ``asyncio.timeout`` around ``Event.wait`` costs
-    about twice as much as a future with a timer handle."""
+    and waits on one per waiting call, so a wait costs a future and a place in a shared timer
+    slot (:class:`_SharedTimers`), not an ``asyncio.timeout`` scope or a timer of its own. A
+    timeout ends up to :data:`TIMER_GRANULARITY` late."""
 
     __slots__ = ("_set", "_waiters")
 
@@ -94,12 +148,15 @@ class AsyncEvent:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(future)
-        timer = None if timeout is None else loop.call_later(timeout, _expire, future)
+        timers = key = None
+        if timeout is not None:
+            timers = _timers_for(loop)
+            key = timers.add(future, timeout)
         try:
             return await future
         finally:
-            if timer is not None:
-                timer.cancel()
+            if timers is not None and key is not None:
+                timers.remove(key, future)
             if future in self._waiters:  # timed out or cancelled: set() did not take it
                 self._waiters.remove(future)
 

@@ -184,6 +184,14 @@ class SocketStream:
         except _FOREIGN as exc:
             _translate(exc, self._endpoint)
 
+    def write_nowait(self, data: bytes | bytearray | memoryview) -> None:
+        """The stream interface's write that does not wait for buffer space; a blocking
+        socket has no event loop to queue it for, so it is written at once."""
+        self.write(data, None)
+
+    def close_nowait(self) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._closed:
             return

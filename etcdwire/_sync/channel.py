@@ -230,12 +230,7 @@ class Channel:
                 self, method, deadline=deadline, metadata=metadata
             )
             try:
-                call.queue_request(request)
-                response = call.receive(last=True)
-                if response is None:  # pragma: no cover - CallState enforces cardinality
-                    raise EtcdError("unary call ended without a response")
-                call.receive()
-                return response
+                return call.unary_response(request)
             except ConnectionLost as exc:
                 if exc.maybe_sent or attempt:
                     raise
@@ -465,8 +460,19 @@ class Call(Generic[ReqT, RespT]):
         mine = deadline_after(timeout)
         if mine is not None and (wait_deadline is None or mine < wait_deadline):
             wait_deadline = mine
+        raw = self._receive_raw(slot, connection, wait_deadline, last)
+        if raw is None:
+            self._raise_for_status(slot, connection)
+            return None
+        return self._response(raw, slot, connection)
+
+    def _receive_raw(
+        self, slot: StreamSlot, connection: Connection, wait_deadline: float | None, last: bool
+    ) -> bytes | None:
+        """The next message as received; a deadline or an interruption cancels the call
+        (except a wait shorter than the call's: that raises ReceiveTimeout)."""
         try:
-            raw = connection.receive_message(slot, wait_deadline, last=last)
+            return connection.receive_message(slot, wait_deadline, last=last)
         except DeadlineExceeded:
             if wait_deadline != self.deadline and (
                 self.deadline is None or monotonic() < self.deadline
@@ -478,31 +484,53 @@ class Call(Generic[ReqT, RespT]):
             if not slot.finished:
                 self._abort(ErrorCode.CANCEL)
             raise
+
+    def unary_response(self, request: ReqT) -> RespT:
+        """Send ``request`` as the whole request stream and return the one response: a
+        unary call, in one wait for the call's end (no second receive for the status)."""
+        self._pending = self._call_state().encode_request(request)
+        slot = self._start()
+        connection = self._connection
+        assert connection is not None
+        raw = self._receive_raw(slot, connection, self.deadline, True)
+        status = slot.status
+        if raw is None or status is None or slot.inbox:
+            # No message, a failure after it, or more than one: the general path says which.
+            response = self._response(raw, slot, connection) if raw is not None else None
+            if self.receive() is not None or response is None:  # pragma: no cover
+                raise EtcdError("unary call ended without exactly one response")
+            return response
+        self._raise_for_status(slot, connection)
+        return self._response(raw, slot, connection)
+
+    def _raise_for_status(self, slot: StreamSlot, connection: Connection) -> None:
+        """The call has ended: trace its end and raise its status unless it is OK."""
+        status = slot.status
+        assert status is not None
         trace = self._channel._trace
-        if raw is None:
-            status = slot.status
-            assert status is not None
-            if trace is not None:
-                trace(
-                    CallTrace(
-                        connection.connection_id,
-                        slot.stream_id,
-                        self.method.path,
-                        "end",
-                        code=int(status.code),
-                        message=status.message,
-                        duration=monotonic() - self._started_at,
-                    )
+        if trace is not None:
+            trace(
+                CallTrace(
+                    connection.connection_id,
+                    slot.stream_id,
+                    self.method.path,
+                    "end",
+                    code=int(status.code),
+                    message=status.message,
+                    duration=monotonic() - self._started_at,
                 )
-            if status.code != StatusCode.OK:
-                if status.not_processed:
-                    raise ConnectionLost(
-                        f"the server did not process the call: {status.message}",
-                        endpoint=connection.endpoint,
-                        maybe_sent=False,
-                    )
-                raise status.to_exception(connection.endpoint)
-            return None
+            )
+        if status.code != StatusCode.OK:
+            if status.not_processed:
+                raise ConnectionLost(
+                    f"the server did not process the call: {status.message}",
+                    endpoint=connection.endpoint,
+                    maybe_sent=False,
+                )
+            raise status.to_exception(connection.endpoint)
+
+    def _response(self, raw: bytes, slot: StreamSlot, connection: Connection) -> RespT:
+        trace = self._channel._trace
         if trace is not None:
             trace(
                 MessageTrace(
@@ -545,4 +573,3 @@ class Call(Generic[ReqT, RespT]):
         tb: TracebackType | None,
     ) -> None:
         self.cancel()
-

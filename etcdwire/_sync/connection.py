@@ -110,6 +110,9 @@ class Connection:
         self._waiters: dict[Event, tuple[StreamSlot | None, bool]] = {}
         self._write_lock = Lock()
         self._reading = False
+        #: The stream hands received bytes to :meth:`_on_pushed` as they arrive (asyncio):
+        #: callers then only wait; without it one of them reads for all (leader/follower).
+        self._push = False
         self._slots: dict[int, StreamSlot] = {}
         self._error: EtcdError | None = None
         self._ready = False
@@ -128,6 +131,11 @@ class Connection:
         """Send the preface and wait for the server's SETTINGS (RFC 9113 §3.4)."""
         with self._cond:
             self._h2.initiate_connection()
+        # Anything the server sent already is handed over here, after our preface is queued.
+        set_receiver = getattr(self._stream, "set_receiver", None)
+        if set_receiver is not None:
+            self._push = True
+            set_receiver(self._on_pushed)
         self._flush()
         self.wait_until(lambda: self._ready, deadline)
 
@@ -334,10 +342,12 @@ class Connection:
     ) -> None:
         """Read and dispatch until ``ready()`` holds (checked under the lock) or the deadline.
 
-        One caller at a time is the reader; the others wait on an event of their own. A
-        reader wakes only the callers whose stream got something (``slot``), every caller
-        waiting for something else (send credit, a free stream), and, when it leaves, one
-        waiter to take over reading, so a busy connection never wakes every caller per read."""
+        When the stream pushes received bytes (:meth:`_on_pushed`), callers only wait on an
+        event of their own. Otherwise one caller at a time is the reader and the others wait.
+        Whoever dispatches wakes only the callers whose stream got something (``slot``) and
+        every caller waiting for something else (send credit, a free stream); a reader that
+        leaves wakes one waiter to take over reading, so a busy connection never wakes every
+        caller per read."""
         while True:
             with self._cond:
                 if ready():
@@ -347,7 +357,7 @@ class Connection:
                     self._raise_if_failed()
                 elif self._error is not None:
                     return
-                if not self._reading:
+                if not self._push and not self._reading:
                     self._reading = True
                     waiter = None
                 else:
@@ -360,18 +370,30 @@ class Connection:
             if waiter is None:
                 self._read_once(deadline)
                 continue
+            wait, for_keepalive = _remaining(deadline), False
+            if self._push:
+                # What this caller queued goes out before it waits (a reader would flush
+                # before reading), and nobody reads with a timeout, so the waiters keep the
+                # keepalive going.
+                self._flush()
+                if self.keepalive is not None:
+                    check = self._keepalive_wait()
+                    if check is not None and (wait is None or check < wait):
+                        wait, for_keepalive = check, True
             try:
-                waiter.wait(_remaining(deadline))
+                woken = waiter.wait(wait)
             finally:
                 with self._cond:
                     self._waiters.pop(waiter, None)
                     if waiter.is_set():
                         # Woken (perhaps to take over reading) but leaving: pass it on.
                         self._hand_off_locked()
+            if for_keepalive and not woken:
+                self.keepalive_tick()
 
     def _hand_off_locked(self) -> None:
         """Nobody is reading but callers wait: wake the oldest so it reads."""
-        if not self._reading and self._waiters:
+        if not self._push and not self._reading and self._waiters:
             waiter = next(iter(self._waiters))
             del self._waiters[waiter]
             waiter.set()
@@ -392,6 +414,15 @@ class Connection:
         for waiter in waiters:
             waiter.set()
 
+    def _keepalive_wait(self) -> float | None:
+        """Seconds until the keepalive policy must look at the connection (a PING due, or the
+        last one's answer overdue); None when keepalive is off or has nothing to do."""
+        policy = self.keepalive
+        if policy is None or not (self._slots or policy.permit_without_calls):
+            return None
+        wait = policy.next_check(monotonic(), self.last_read_time)
+        return None if wait is None else max(wait, 0.001)
+
     def _read_once(self, deadline: float | None) -> None:
         # Control frames queued by the last read (PING and SETTINGS ACKs, WINDOW_UPDATEs) go
         # out here, before blocking, or with the next write: a PING ACK does not cost a
@@ -402,13 +433,11 @@ class Connection:
         # is overdue, so a silent connection is found by any waiting call (not only by the
         # watch and lease loops) and its calls move elsewhere.
         read_deadline, for_keepalive = deadline, False
-        policy = self.keepalive
-        if policy is not None and (self._slots or policy.permit_without_calls):
-            wait = policy.next_check(monotonic(), self.last_read_time)
-            if wait is not None:
-                due = monotonic() + max(wait, 0.001)
-                if deadline is None or due < deadline:
-                    read_deadline, for_keepalive = due, True
+        wait = self._keepalive_wait()
+        if wait is not None:
+            due = monotonic() + wait
+            if deadline is None or due < deadline:
+                read_deadline, for_keepalive = due, True
         try:
             self._flush()
             data = self._stream.read(_READ_SIZE, _remaining(read_deadline))
@@ -427,6 +456,27 @@ class Connection:
                 self._reading = False
                 self._hand_off_locked()
             raise
+        if self._on_received(data, failure):
+            with contextlib.suppress(EtcdError):
+                self._flush()  # our GOAWAY, if the connection says one
+            self._close_socket()
+
+    def _on_pushed(self, data: bytes, error: BaseException | None) -> None:
+        """Bytes pushed by the stream as they arrive (``b""``: it ended, maybe with ``error``).
+        Runs in the event loop between tasks, never inside a locked section."""
+        failure: EtcdError | None = None
+        if not data and error is not None:
+            failure = ConnectionLost(f"connection lost: {error}", endpoint=self.endpoint)
+            failure.__cause__ = error
+        close = self._on_received(data, failure)
+        self._flush_nowait()  # ACKs and WINDOW_UPDATEs from this read; our GOAWAY
+        if close and not self._closed:
+            self._closed = True
+            self._stream.close_nowait()
+
+    def _on_received(self, data: bytes, failure: EtcdError | None) -> bool:
+        """File what one read brought (``b""``: the server closed) or the read's failure;
+        True when the socket is to be closed (failed, or drained after GOAWAY/retire)."""
         with self._cond:
             self._reading = False
             touched: set[StreamSlot] = set()
@@ -447,10 +497,7 @@ class Connection:
             else:
                 self._wake_locked(touched)
             drained = (self.goaway is not None or self._retiring) and not self._slots
-        if failure is not None or drained:
-            with contextlib.suppress(EtcdError):
-                self._flush()  # our GOAWAY, if the connection says one
-            self._close_socket()
+        return failure is not None or drained
 
     def _dispatch_locked(self, data: bytes) -> set[StreamSlot]:
         """Feed bytes to HTTP/2 and file the events; returns the slots that got any."""
@@ -480,7 +527,10 @@ class Connection:
                     self._h2.reset_stream(stream_id, reset_code)
                 if call.status is not None:
                     del slots[stream_id]
-                elif call.needed_bytes:
+                elif call.needed_bytes and not slot.inbox:
+                    # A message larger than the window gets the credit it lacks, but only
+                    # once the consumer has taken what came before it: messages waiting to
+                    # be read must hold the sender back, or nothing bounds the buffering.
                     self._h2.ensure_stream_window(stream_id, call.needed_bytes)
             elif type(event) is RemoteSettingsChanged:
                 self._ready = True
@@ -522,6 +572,8 @@ class Connection:
         if slot.unacked and not slot.inbox and slot.call.status is None and self._error is None:
             self._h2.acknowledge_received_data(slot.stream_id, slot.unacked)
             slot.unacked = 0
+            if slot.call.needed_bytes:
+                self._h2.ensure_stream_window(slot.stream_id, slot.call.needed_bytes)
             return True
         return False
 
@@ -557,6 +609,15 @@ class Connection:
     def flush(self) -> None:
         """Write whatever HTTP/2 frames are queued."""
         self._flush()
+
+    def _flush_nowait(self) -> None:
+        """Queue what HTTP/2 has to send without waiting (control frames after a pushed read).
+        Taking the bytes and queueing them is one step, so writes never reorder."""
+        if self._h2.has_data_to_send:
+            with self._cond:
+                data = self._h2.data_to_send()
+            if data:
+                self._stream.write_nowait(data)
 
     def _flush(self) -> None:
         if not self._h2.has_data_to_send:

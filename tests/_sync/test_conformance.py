@@ -338,24 +338,28 @@ def gather_later(work: Any) -> Any:
     return result
 
 
+def streams_and_answers(count: int, sent: list[int]) -> Any:
+    """A handler: SERVER_STREAM gets ``count`` messages of 16,000 octets (their indexes go to
+    ``sent`` as each is written), any other call a 2-octet answer."""
+
+    def handle(request: FakeRequest) -> None:
+        request.wait_end()
+        if request.path != SERVER_STREAM.path:
+            request.respond([payload(2)])
+            return
+        request.send_headers()
+        for index in range(count):
+            request.send_message(payload(16_000))
+            sent.append(index)
+        request.send_trailers(0)
+
+    return handle
+
+
 def test_rfc9113_5_2_2_unread_stream_does_not_starve_the_connection() -> None:
     """RFC 9113 §5.2.2: a stream whose messages are not read stalls only itself; connection
     credit is returned as data is received, so other calls keep working."""
-
-    def stream_many(request: FakeRequest) -> None:
-        request.wait_end()
-        request.send_headers()
-        for _ in range(20):
-            request.send_message(payload(16_000))
-        request.send_trailers(0)
-
-    def handle(request: FakeRequest) -> None:
-        if request.path == SERVER_STREAM.path:
-            stream_many(request)
-        else:
-            request.wait_end()
-            request.respond([payload(2)])
-
+    handle = streams_and_answers(20, [])
     with FakeServer(handle) as server:
         with channel_to(
             server, stream_window_size=65_535, connection_window_size=65_535
@@ -368,6 +372,28 @@ def test_rfc9113_5_2_2_unread_stream_does_not_starve_the_connection() -> None:
                 assert reply.value == b"\0\0"
             rest = [m for m in stream]
             assert len(rest) == 19
+
+
+def test_rfc9113_6_9_unread_stream_is_held_to_its_window() -> None:
+    """RFC 9113 §6.9: stream credit is what bounds a stream the application does not read.
+    While the connection goes on reading (other calls' answers, or asyncio pushing every
+    read), the server of an unread stream gets no more credit than the stream window and the
+    message it completes: the client grants extra credit for a message larger than the
+    window only once the messages before it have been taken."""
+    sent: list[int] = []
+    with FakeServer(streams_and_answers(100, sent)) as server:
+        with channel_to(server, stream_window_size=65_535) as channel:
+            stream = channel.unary_stream(SERVER_STREAM, Msg(key=b"s"), timeout=30)
+            first = stream.receive()
+            assert first is not None
+            for _ in range(20):
+                channel.unary_unary(UNARY, Msg(key=b"u"), timeout=10)
+            sleep(0.3)
+            # The window held the first message plus 65,535 octets: 5 messages at most
+            # (the fifth completed with the credit it lacked), never the 100 of the stream.
+            assert len(sent) <= 5, f"the server sent {len(sent)} messages nobody read"
+            rest = [m for m in stream]
+        assert len(rest) == 99
 
 
 def test_grpc_trailers_only_response_maps_status() -> None:
