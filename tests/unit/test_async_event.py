@@ -1,0 +1,85 @@
+"""``AsyncEvent``: the per-call wait of the asyncio connection, with timeouts kept in shared
+timer slots (``_compat._SharedTimers``) instead of a timer handle per wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from etcdwire._compat import TIMER_GRANULARITY, AsyncEvent, _timers_for
+
+
+def test_wait_times_out_no_earlier_than_asked_and_at_most_one_slot_late() -> None:
+    async def main() -> tuple[bool, float]:
+        event = AsyncEvent()
+        start = time.monotonic()
+        woken = await event.wait(0.05)
+        return woken, time.monotonic() - start
+
+    woken, waited = asyncio.run(main())
+    assert woken is False
+    # The loop's clock may round down by its resolution; a slot ends at most one granule late
+    # (and the bound leaves room for a slow machine).
+    assert 0.05 - 0.002 <= waited < 0.05 + TIMER_GRANULARITY + 0.5
+
+
+def test_set_wakes_every_waiter_and_the_slots_forget_them() -> None:
+    """A thousand waits that end early leave nothing behind in the timer slots, and the waits
+    begun in one slot of time share its one timer."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        events = [AsyncEvent() for _ in range(1000)]
+        scheduled_before = len(loop._scheduled)  # type: ignore[attr-defined]
+        tasks = [asyncio.ensure_future(event.wait(30)) for event in events]
+        await asyncio.sleep(0)
+        timers = _timers_for(loop)
+        waiting = sum(len(futures) for futures in timers._slots.values())
+        assert waiting == 1000
+        # The thousand waits began within a few slots: a handful of timer handles, not 1000.
+        handles = len(loop._scheduled) - scheduled_before  # type: ignore[attr-defined]
+        assert handles <= 10
+        for event in events:
+            event.set()
+        assert all(await asyncio.gather(*tasks))
+        assert sum(len(futures) for futures in timers._slots.values()) == 0
+
+    asyncio.run(main())
+
+
+def test_cancelled_wait_leaves_its_slot_and_the_event() -> None:
+    async def main() -> None:
+        event = AsyncEvent()
+        task = asyncio.ensure_future(event.wait(30))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        timers = _timers_for(asyncio.get_running_loop())
+        assert sum(len(futures) for futures in timers._slots.values()) == 0
+        assert not event._waiters
+        event.set()  # nobody is left to wake
+        assert await event.wait(30) is True
+
+    asyncio.run(main())
+
+
+def test_each_event_loop_has_its_own_timers() -> None:
+    """asyncio.run makes a new loop each time; a timer slot never outlives or crosses it."""
+
+    async def waited() -> bool:
+        return await AsyncEvent().wait(0.01)
+
+    assert asyncio.run(waited()) is False
+    assert asyncio.run(waited()) is False
+
+
+def test_zero_or_negative_timeout_does_not_wait() -> None:
+    async def main() -> tuple[bool, bool, bool]:
+        unset, already = AsyncEvent(), AsyncEvent()
+        already.set()
+        return await unset.wait(0), await unset.wait(-1), await already.wait(0)
+
+    assert asyncio.run(main()) == (False, False, True)
