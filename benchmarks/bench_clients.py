@@ -1,12 +1,13 @@
 """etcdwire against the grpcio-based clients, side by side against one local etcd.
 
-    python benchmarks/bench_clients.py [--ops 3000] [--concurrency 64] [--endpoint URL]
+    python benchmarks/bench_clients.py [--ops 3000] [--concurrency 64] [--rounds 5]
+                                       [--endpoint URL]
 
 Clients: etcdwire ``Client`` (blocking) and ``AsyncClient`` (asyncio); ``etcd-sdk-python``
 (module ``pyetcd``, blocking, grpcio) and ``aetcd`` (asyncio, grpcio), installed by the
 ``bench`` extra. Each client runs in its own subprocess (the two grpcio clients cannot share a
 process: both register ``auth.proto`` in protobuf's default pool), one after the other, against
-the same etcd. For each it prints:
+the same etcd, in ``--rounds`` rounds. For each it prints the median over the rounds of:
 
 - sequential serializable get and put: ops/s and mean latency;
 - ``--concurrency``-way concurrent serializable get and put (threads for blocking clients,
@@ -15,7 +16,8 @@ the same etcd. For each it prints:
   for each phase.
 
 Then the ratios the targets are about: sync sequential get (etcdwire / etcd-sdk-python) and
-async concurrent get (etcdwire / aetcd).
+async concurrent get (etcdwire / aetcd), each taken within every round (the two clients ran
+back to back there) and summed up by their median.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import threading
@@ -168,65 +171,77 @@ def worker(name: str, endpoint: str, ops: int, conc: int) -> dict[str, Any]:
     raise SystemExit(f"unknown client {name}")
 
 
-def run_all(endpoint: str, ops: int, conc: int) -> None:
-    results: dict[str, dict[str, Any]] = {}
-    for name in CLIENTS:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--worker",
-                name,
-                "--endpoint",
-                endpoint,
-                "--ops",
-                str(ops),
-                "--concurrency",
-                str(conc),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if proc.returncode != 0:
-            print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
-            continue
-        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+PHASES = ("seq_get", "seq_put", "conc_get", "conc_put")
+#: (label, client, baseline, phase, target)
+TARGETS = (
+    ("sync sequential serializable get, etcdwire / etcd-sdk-python", "etcdwire-sync",
+     "etcd-sdk-python", "seq_get", 2.0),
+    ("async {conc}-way serializable get, etcdwire / aetcd", "etcdwire-async", "aetcd",
+     "conc_get", 1.5),
+)  # fmt: skip
+
+
+def run_worker(name: str, endpoint: str, ops: int, conc: int) -> dict[str, Any] | None:
+    proc = subprocess.run(
+        [
+            sys.executable, __file__, "--worker", name, "--endpoint", endpoint,
+            "--ops", str(ops), "--concurrency", str(conc),
+        ],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return None
+    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def run_all(endpoint: str, ops: int, conc: int, rounds: int) -> None:
+    """Every client once per round, one after the other; ``rounds`` rounds. A shared machine
+    changes speed from one second to the next, so the figures are the median over the rounds,
+    and each target's ratio is taken within each round (its two clients ran back to back)."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CLIENTS}
+    for _ in range(rounds):
+        for name in CLIENTS:
+            figures = run_worker(name, endpoint, ops, conc)
+            if figures is not None:
+                runs[name].append(figures)
     print(
         f"\n{ops} ops per phase, {conc}-way concurrency, one etcd 3.5 on loopback, "
-        f"python {sys.version.split()[0]}"
+        f"python {sys.version.split()[0]}; median of {rounds} rounds"
     )
     header = f"{'client':<18}" + "".join(
         f"{p:>22}" for p in ("seq get", "seq put", f"{conc}-way get", f"{conc}-way put")
     )
     print(header)
-    for name, phases in results.items():
+    for name, done in runs.items():
+        if not done:
+            continue
         cells = "".join(
-            f"{phases[p]['ops_s']:8.0f}/s {phases[p]['cpu_us']:6.0f}us cpu"
-            for p in ("seq_get", "seq_put", "conc_get", "conc_put")
+            f"{statistics.median(r[p]['ops_s'] for r in done):8.0f}/s "
+            f"{statistics.median(r[p]['cpu_us'] for r in done):6.0f}us cpu"
+            for p in PHASES
         )
         print(f"{name:<18}{cells}")
-
-    def ratio(a: str, b: str, phase: str) -> str:
-        if a in results and b in results:
-            return f"{results[a][phase]['ops_s'] / results[b][phase]['ops_s']:.2f}x"
-        return "n/a"
-
-    print(
-        f"\nsync sequential serializable get, etcdwire / etcd-sdk-python: "
-        f"{ratio('etcdwire-sync', 'etcd-sdk-python', 'seq_get')} (target >= 2x)"
-    )
-    print(
-        f"async {conc}-way serializable get, etcdwire / aetcd: "
-        f"{ratio('etcdwire-async', 'aetcd', 'conc_get')} (target >= 1.5x)"
-    )
+    print()
+    for label, client, baseline, phase, target in TARGETS:
+        pairs = list(zip(runs[client], runs[baseline], strict=False))
+        if not pairs:
+            print(f"{label.format(conc=conc)}: n/a")
+            continue
+        ratios = [a[phase]["ops_s"] / b[phase]["ops_s"] for a, b in pairs]
+        listed = " ".join(f"{r:.2f}" for r in ratios)
+        print(
+            f"{label.format(conc=conc)}: {statistics.median(ratios):.2f}x median of the rounds "
+            f"({listed}) (target >= {target:g}x)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5, help="runs of every client")
     parser.add_argument("--endpoint")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -234,12 +249,12 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.endpoint, args.ops, args.concurrency)))
         return
     if args.endpoint:
-        run_all(args.endpoint, args.ops, args.concurrency)
+        run_all(args.endpoint, args.ops, args.concurrency, args.rounds)
         return
     from etcdwire.tools.embedded import EmbeddedEtcd
 
     with EmbeddedEtcd() as server:
-        run_all(server.url, args.ops, args.concurrency)
+        run_all(server.url, args.ops, args.concurrency, args.rounds)
 
 
 if __name__ == "__main__":

@@ -368,7 +368,9 @@ class AsyncCall(Generic[ReqT, RespT]):
 
         pending, self._pending = self._pending, None
         while True:
-            connection = await channel.get_connection(self.deadline)
+            connection = channel._connection  # the common case, without a call
+            if connection is None or not connection.usable:
+                connection = await channel.get_connection(self.deadline)
             try:
                 slot, sent = await connection.open_stream(
                     state, make_headers, self.deadline, last_message=pending

@@ -134,7 +134,7 @@ class AsyncConnection:
         if set_receiver is not None:
             self._push = True
             set_receiver(self._on_pushed)
-        await self._flush()
+        await self.flush()
         await self.wait_until(lambda: self._ready, deadline)
 
     @property
@@ -168,7 +168,7 @@ class AsyncConnection:
             self._fail_locked(ConnectionLost("connection closed", endpoint=self.endpoint))
             self._wake_all_locked()
         with contextlib.suppress(EtcdError):
-            await self._flush()
+            await self.flush()
         await self._stream.aclose()
 
     # --- calls ------------------------------------------------------------------------------
@@ -251,8 +251,8 @@ class AsyncConnection:
                     deadline,
                 )
             else:
-                await self._flush()
-        await self._flush()
+                await self.flush()
+        await self.flush()
 
     async def receive_message(
         self, slot: StreamSlot, deadline: float | None, *, last: bool = False
@@ -269,7 +269,7 @@ class AsyncConnection:
             message = slot.inbox.popleft() if slot.inbox else None
             ack = self._ack_if_drained_locked(slot)
         if ack:
-            await self._flush()
+            await self.flush()
         if message is None and slot.error is not None and slot.call.status is None:
             raise slot.error
         return message
@@ -282,7 +282,7 @@ class AsyncConnection:
                 self._h2.reset_stream(slot.stream_id, error_code)
             drained = self._retiring and not self._slots
         with contextlib.suppress(EtcdError):
-            await self._flush()
+            await self.flush()
         if drained:
             await self.aclose()
 
@@ -319,13 +319,13 @@ class AsyncConnection:
         if dead:
             await self._close_socket()
         else:
-            await self._flush()
+            await self.flush()
 
     async def ping(self, payload: bytes) -> None:
         with self._cond:
             self._raise_if_failed()
             self._h2.ping(payload)
-        await self._flush()
+        await self.flush()
 
     # --- the read loop ----------------------------------------------------------------------
 
@@ -373,7 +373,8 @@ class AsyncConnection:
                 # What this caller queued goes out before it waits (a reader would flush
                 # before reading), and nobody reads with a timeout, so the waiters keep the
                 # keepalive going.
-                await self._flush()
+                if self._h2.has_data_to_send:
+                    await self.flush()
                 if self.keepalive is not None:
                     check = self._keepalive_wait()
                     if check is not None and (wait is None or check < wait):
@@ -437,7 +438,7 @@ class AsyncConnection:
             if deadline is None or due < deadline:
                 read_deadline, for_keepalive = due, True
         try:
-            await self._flush()
+            await self.flush()
             data = await self._stream.read(_READ_SIZE, _remaining(read_deadline))
         except DeadlineExceeded:
             with self._cond:
@@ -456,7 +457,7 @@ class AsyncConnection:
             raise
         if self._on_received(data, failure):
             with contextlib.suppress(EtcdError):
-                await self._flush()  # our GOAWAY, if the connection says one
+                await self.flush()  # our GOAWAY, if the connection says one
             await self._close_socket()
 
     def _on_pushed(self, data: bytes, error: BaseException | None) -> None:
@@ -604,10 +605,6 @@ class AsyncConnection:
             self._closed = True
             await self._stream.aclose()
 
-    async def flush(self) -> None:
-        """Write whatever HTTP/2 frames are queued."""
-        await self._flush()
-
     def _flush_nowait(self) -> None:
         """Queue what HTTP/2 has to send without waiting (control frames after a pushed read).
         Taking the bytes and queueing them is one step, so writes never reorder."""
@@ -617,7 +614,8 @@ class AsyncConnection:
             if data:
                 self._stream.write_nowait(data)
 
-    async def _flush(self) -> None:
+    async def flush(self) -> None:
+        """Write whatever HTTP/2 frames are queued."""
         if not self._h2.has_data_to_send:
             return  # the common case before a read: nothing queued, no locks taken
         async with self._write_lock:

@@ -173,14 +173,14 @@ class AsyncSocketStream:
         self._pending.append(data)
 
     async def write(self, data: bytes | bytearray | memoryview, timeout: float | None) -> None:
+        if self._closed or self._transport.is_closing():
+            raise ConnectionLost("connection closed", endpoint=self._endpoint)
+        if not self._pending:
+            self._loop.call_soon(self._send_pending)
+        self._pending.append(data)
+        if self._transport.get_write_buffer_size() < 262144:
+            return  # the common case: queued for the end of this loop iteration
         with map_io_errors(self._endpoint):
-            if self._closed or self._transport.is_closing():
-                raise ConnectionLost("connection closed", endpoint=self._endpoint)
-            if not self._pending:
-                self._loop.call_soon(self._send_pending)
-            self._pending.append(data)
-            if self._transport.get_write_buffer_size() < 262144:
-                return
             self._send_pending()
             try:
                 async with asyncio.timeout(timeout):

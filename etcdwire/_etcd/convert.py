@@ -147,11 +147,20 @@ def event_without_prev(message: kv_pb2.Event) -> Event:
     return converted
 
 
+_set_get_header = GetResponse.__dict__["header"].__set__
+_set_get_kvs = GetResponse.__dict__["kvs"].__set__
+_set_get_more = GetResponse.__dict__["more"].__set__
+_set_get_count = GetResponse.__dict__["count"].__set__
+
+
 def get_response(message: rpc_pb2.RangeResponse) -> GetResponse:
-    # GetResponse(header, kvs, more, count)
-    return GetResponse(
-        header(message.header), tuple(map(key_value, message.kvs)), message.more, message.count
-    )
+    # The answer of every get: built by filling its slots, as key-values are.
+    converted: GetResponse = _new(GetResponse)
+    _set_get_header(converted, header(message.header))
+    _set_get_kvs(converted, tuple(map(key_value, message.kvs)))
+    _set_get_more(converted, message.more)
+    _set_get_count(converted, message.count)
+    return converted
 
 
 def put_response(message: rpc_pb2.PutResponse) -> PutResponse:

@@ -91,8 +91,18 @@ def encode_timeout(seconds: float) -> str:
         raise UsageError("timeout must be a number, not NaN")
     if seconds <= 0:
         return "0n"
+    if 0.1 < seconds < 99.0:
+        # The usual call timeout, in microseconds (a float's error here is far below the
+        # nanosecond the exact path below rounds to).
+        nanos = int(seconds * 1e9 + 0.5)
+        return f"{-(-nanos // 1000)}u"
     if math.isinf(seconds):
         return f"{_MAX_TIMEOUT_VALUE}H"
+    return _encode_timeout_exactly(seconds)
+
+
+def _encode_timeout_exactly(seconds: float) -> str:
+    """:func:`encode_timeout` for a positive finite time, in integer arithmetic throughout."""
     # Round the float's exact value to whole nanoseconds (integer arithmetic, so neither
     # 1.1 * 1e9 = 1100000000.0000002 nor precision loss on huge values pushes it up a unit).
     # The denominator is a power of two, so the division is a shift.

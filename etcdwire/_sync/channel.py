@@ -370,7 +370,9 @@ class Call(Generic[ReqT, RespT]):
 
         pending, self._pending = self._pending, None
         while True:
-            connection = channel.get_connection(self.deadline)
+            connection = channel._connection  # the common case, without a call
+            if connection is None or not connection.usable:
+                connection = channel.get_connection(self.deadline)
             try:
                 slot, sent = connection.open_stream(
                     state, make_headers, self.deadline, last_message=pending

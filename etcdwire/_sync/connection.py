@@ -136,7 +136,7 @@ class Connection:
         if set_receiver is not None:
             self._push = True
             set_receiver(self._on_pushed)
-        self._flush()
+        self.flush()
         self.wait_until(lambda: self._ready, deadline)
 
     @property
@@ -170,7 +170,7 @@ class Connection:
             self._fail_locked(ConnectionLost("connection closed", endpoint=self.endpoint))
             self._wake_all_locked()
         with contextlib.suppress(EtcdError):
-            self._flush()
+            self.flush()
         self._stream.close()
 
     # --- calls ------------------------------------------------------------------------------
@@ -253,8 +253,8 @@ class Connection:
                     deadline,
                 )
             else:
-                self._flush()
-        self._flush()
+                self.flush()
+        self.flush()
 
     def receive_message(
         self, slot: StreamSlot, deadline: float | None, *, last: bool = False
@@ -271,7 +271,7 @@ class Connection:
             message = slot.inbox.popleft() if slot.inbox else None
             ack = self._ack_if_drained_locked(slot)
         if ack:
-            self._flush()
+            self.flush()
         if message is None and slot.error is not None and slot.call.status is None:
             raise slot.error
         return message
@@ -284,7 +284,7 @@ class Connection:
                 self._h2.reset_stream(slot.stream_id, error_code)
             drained = self._retiring and not self._slots
         with contextlib.suppress(EtcdError):
-            self._flush()
+            self.flush()
         if drained:
             self.close()
 
@@ -321,13 +321,13 @@ class Connection:
         if dead:
             self._close_socket()
         else:
-            self._flush()
+            self.flush()
 
     def ping(self, payload: bytes) -> None:
         with self._cond:
             self._raise_if_failed()
             self._h2.ping(payload)
-        self._flush()
+        self.flush()
 
     # --- the read loop ----------------------------------------------------------------------
 
@@ -375,7 +375,8 @@ class Connection:
                 # What this caller queued goes out before it waits (a reader would flush
                 # before reading), and nobody reads with a timeout, so the waiters keep the
                 # keepalive going.
-                self._flush()
+                if self._h2.has_data_to_send:
+                    self.flush()
                 if self.keepalive is not None:
                     check = self._keepalive_wait()
                     if check is not None and (wait is None or check < wait):
@@ -439,7 +440,7 @@ class Connection:
             if deadline is None or due < deadline:
                 read_deadline, for_keepalive = due, True
         try:
-            self._flush()
+            self.flush()
             data = self._stream.read(_READ_SIZE, _remaining(read_deadline))
         except DeadlineExceeded:
             with self._cond:
@@ -458,7 +459,7 @@ class Connection:
             raise
         if self._on_received(data, failure):
             with contextlib.suppress(EtcdError):
-                self._flush()  # our GOAWAY, if the connection says one
+                self.flush()  # our GOAWAY, if the connection says one
             self._close_socket()
 
     def _on_pushed(self, data: bytes, error: BaseException | None) -> None:
@@ -606,10 +607,6 @@ class Connection:
             self._closed = True
             self._stream.close()
 
-    def flush(self) -> None:
-        """Write whatever HTTP/2 frames are queued."""
-        self._flush()
-
     def _flush_nowait(self) -> None:
         """Queue what HTTP/2 has to send without waiting (control frames after a pushed read).
         Taking the bytes and queueing them is one step, so writes never reorder."""
@@ -619,7 +616,8 @@ class Connection:
             if data:
                 self._stream.write_nowait(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write whatever HTTP/2 frames are queued."""
         if not self._h2.has_data_to_send:
             return  # the common case before a read: nothing queued, no locks taken
         with self._write_lock:

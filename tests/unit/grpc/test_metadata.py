@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from etcdwire._grpc.metadata import (
     SENSITIVE_HEADERS,
     USER_AGENT,
+    _encode_timeout_exactly,
     build_request_headers,
     decode_binary,
     decode_timeout,
@@ -74,6 +75,13 @@ def test_grpc_timeout_eight_digit_rule_and_never_shorter(seconds: float) -> None
     # overflowed 8 digits, so one unit is below 1e-5 of the value.
     assert decoded >= seconds - 1e-9
     assert decoded - seconds <= max(seconds * 1e-5, 1e-9)
+
+
+@given(st.floats(min_value=0.1, max_value=99.0, exclude_min=True, exclude_max=True))
+def test_grpc_timeout_fast_path_for_usual_timeouts_matches_the_exact_one(seconds: float) -> None:
+    """Call timeouts of 0.1-99 s take a float shortcut; it encodes exactly what the integer
+    arithmetic of the general path does."""
+    assert encode_timeout(seconds) == _encode_timeout_exactly(seconds)
 
 
 @pytest.mark.parametrize(
