@@ -28,7 +28,10 @@ Last, ``Client.get`` against a replayed server: the blocking client's socket str
 for one that plays back what etcd sent to a live client (connection start and first calls
 verbatim, then the recorded answer to a get for each request written). No system call and no
 server is involved, so the figure is the client's own CPU per call, shell and layers together,
-and much steadier than the live one on a busy machine.
+and much steadier than the live one on a busy machine. The same for ``AsyncClient.get`` from
+``--concurrency`` tasks: the replayed server pushes to the asyncio connection the answers to
+everything written in one loop iteration, in one chunk, the next iteration, as a busy server
+answers many calls in one write.
 """
 
 from __future__ import annotations

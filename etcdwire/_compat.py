@@ -70,20 +70,22 @@ class _SharedTimers:
     A busy connection has a waiter per call in flight, each with the call's deadline, and
     nearly all are woken long before it: a timer handle apiece (created, pushed on the loop's
     heap, cancelled) cost more than the rest of the wait. Here a wait adds its future to the
-    slot's set and takes it out when it ends; the slot's one handle expires what is left."""
+    slot's set and takes it out when it ends; the slot's one handle expires what is left.
+    It holds no reference to its loop, so a loop that is gone takes its timers with it."""
 
-    __slots__ = ("_loop", "_slots")
+    __slots__ = ("__weakref__", "_slots")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._slots: dict[int, set[asyncio.Future[bool]]] = {}
 
-    def add(self, future: asyncio.Future[bool], timeout: float) -> int:
-        key = math.ceil((self._loop.time() + timeout) / TIMER_GRANULARITY)
+    def add(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[bool], timeout: float
+    ) -> int:
+        key = math.ceil((loop.time() + timeout) / TIMER_GRANULARITY)
         waiting = self._slots.get(key)
         if waiting is None:
             waiting = self._slots[key] = set()
-            self._loop.call_at(key * TIMER_GRANULARITY, self._expire, key)
+            loop.call_at(key * TIMER_GRANULARITY, self._expire, key)
         waiting.add(future)
         return key
 
@@ -101,17 +103,20 @@ class _SharedTimers:
 _timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedTimers] = (
     weakref.WeakKeyDictionary()
 )
-_last_timers: list[_SharedTimers | None] = [None]
+#: Weak references to the last loop asked for and its timers: the usual lookup, one call.
+_last_timers: list[Any] = [None, None]
 
 
 def _timers_for(loop: asyncio.AbstractEventLoop) -> _SharedTimers:
-    last = _last_timers[0]
-    if last is not None and last._loop is loop:
-        return last
+    last_loop, last = _last_timers
+    if last_loop is not None and last_loop() is loop:
+        timers: _SharedTimers | None = last()
+        if timers is not None:
+            return timers
     timers = _timers.get(loop)
     if timers is None:
-        timers = _timers[loop] = _SharedTimers(loop)
-    _last_timers[0] = timers
+        timers = _timers[loop] = _SharedTimers()
+    _last_timers[0], _last_timers[1] = weakref.ref(loop), weakref.ref(timers)
     return timers
 
 
@@ -151,7 +156,7 @@ class AsyncEvent:
         timers = key = None
         if timeout is not None:
             timers = _timers_for(loop)
-            key = timers.add(future, timeout)
+            key = timers.add(loop, future, timeout)
         try:
             return await future
         finally:

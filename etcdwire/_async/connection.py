@@ -1,10 +1,13 @@
 """One HTTP/2 connection: a byte stream plus the sans-IO ``H2Connection``.
 
-Reads are done by the callers themselves (leader/follower): whoever is waiting for something
-(a message, send credit, a free stream slot) either becomes the one reader, reads once, feeds
-the bytes to ``H2Connection`` and files the events into per-stream slots, or waits on the
-condition until the current reader has done so. A lone caller therefore never switches
-threads or tasks. Every blocking point takes an absolute deadline.
+Received bytes are fed to ``H2Connection`` and its events filed into per-stream slots in one
+of two ways, chosen by the stream. An asyncio stream pushes: the event loop hands each chunk
+to :meth:`AsyncConnection._on_pushed` as it arrives, and callers only wait for their slot.
+A blocking stream is read by the callers themselves (leader/follower): whoever is waiting for
+something (a message, send credit, a free stream slot) either becomes the one reader, reads
+once and files what came, or waits until the current reader has done so; a lone caller
+therefore never switches threads. Either way there is no background thread or task, and
+every blocking point takes an absolute deadline.
 """
 
 from __future__ import annotations

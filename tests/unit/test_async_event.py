@@ -4,7 +4,10 @@ timer slots (``_compat._SharedTimers``) instead of a timer handle per wait."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
+from typing import Any
 
 import pytest
 
@@ -83,3 +86,18 @@ def test_zero_or_negative_timeout_does_not_wait() -> None:
         return await unset.wait(0), await unset.wait(-1), await already.wait(0)
 
     assert asyncio.run(main()) == (False, False, True)
+
+
+def test_timers_do_not_outlive_their_loop() -> None:
+    """The shared timers hold no reference to their loop: when asyncio.run ends, the loop and
+    its timers can both be collected (a client's machinery never outlives it)."""
+    refs: list[weakref.ref[Any]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        await AsyncEvent().wait(0.001)
+        refs.extend((weakref.ref(loop), weakref.ref(_timers_for(loop))))
+
+    asyncio.run(main())
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
