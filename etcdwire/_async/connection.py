@@ -265,9 +265,17 @@ class AsyncConnection:
         once, not for the message and again for the trailers when they come apart."""
         if last:
             if not slot.finished:
-                await self.wait_until(lambda: slot.finished, deadline, slot=slot, whole=True)
+                if self._push and self.keepalive is None:
+                    await self._wait_pushed(slot, deadline, whole=True)
+                else:
+                    await self.wait_until(lambda: slot.finished, deadline, slot=slot, whole=True)
         elif not slot.inbox and not slot.finished:
-            await self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot)
+            if self._push and self.keepalive is None:
+                await self._wait_pushed(slot, deadline, whole=False)
+            else:
+                await self.wait_until(
+                    lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot
+                )
         with self._cond:
             message = slot.inbox.popleft() if slot.inbox else None
             ack = self._ack_if_drained_locked(slot)
@@ -392,6 +400,26 @@ class AsyncConnection:
                         self._hand_off_locked()
             if for_keepalive and not woken:
                 await self.keepalive_tick()
+
+    async def _wait_pushed(self, slot: StreamSlot, deadline: float | None, *, whole: bool) -> None:
+        """:meth:`wait_until` for a call's own stream when bytes are pushed and keepalive is
+        off (every call's wait, usually): no reader to elect or hand off, no PING to time."""
+        while not (slot.finished or (not whole and slot.inbox)):
+            timeout = None if deadline is None else deadline - monotonic()
+            if timeout is not None and timeout <= 0:
+                raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
+            waiter = AsyncEvent()
+            with self._cond:
+                if slot.finished or (not whole and slot.inbox):
+                    return
+                self._waiters[waiter] = (slot, whole)
+            if self._h2.has_data_to_send:
+                await self.flush()  # what this caller queued goes out before it waits
+            try:
+                await waiter.wait(timeout)
+            finally:
+                with self._cond:
+                    self._waiters.pop(waiter, None)
 
     def _hand_off_locked(self) -> None:
         """Nobody is reading but callers wait: wake the oldest so it reads."""

@@ -81,19 +81,38 @@ class KV:
         self._timeout = timeout
         self._max_txn_ops = max_txn_ops
         self._max_request_bytes = max_request_bytes
+        # Requests of the memoized get operations (see _get_op), by the op's identity: a
+        # client reading the same keys again and again builds and checks each request once.
+        # Each entry keeps its op, so an id is never reused while its entry is here.
+        self._get_requests: dict[int, tuple[ops.GetOp, Any]] = {}
 
     def _deadline(self, timeout: float | None) -> float | None:
         return call_deadline(timeout, self._timeout)
 
     def do(self, op: Op[Any, R], *, timeout: float | None = None) -> R:
         """Send one operation (get, put, delete or txn) and return its typed response."""
-        request = op.to_request(
-            max_txn_ops=self._max_txn_ops, max_request_bytes=self._max_request_bytes
-        )
+        request = self._request(op)
         response = self._manager.unary(
             op.method, request, deadline=self._deadline(timeout)
         )
         return op.parse_response(response)
+
+    def _request(self, op: Op[Any, Any]) -> Any:
+        if type(op) is not ops.GetOp:
+            return op.to_request(
+                max_txn_ops=self._max_txn_ops, max_request_bytes=self._max_request_bytes
+            )
+        cache = self._get_requests
+        entry = cache.get(id(op))
+        if entry is not None and entry[0] is op:
+            return entry[1]
+        request = op.to_request(
+            max_txn_ops=self._max_txn_ops, max_request_bytes=self._max_request_bytes
+        )
+        if len(cache) >= 1024:
+            cache.clear()
+        cache[id(op)] = (op, request)
+        return request
 
     def get(
         self,
