@@ -651,15 +651,23 @@ class Connection:
         """Write whatever HTTP/2 frames are queued."""
         if not self._h2.has_data_to_send:
             return  # the common case before a read: nothing queued, no locks taken
+        if self._push:
+            # A pushing (asyncio) stream queues what it is given before it waits for room, so
+            # bytes taken from HTTP/2 go out in the order taken without a write lock.
+            self._write_queued()
+            return
         with self._write_lock:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        with self._cond:
+            data = self._h2.data_to_send()
+        if not data:
+            return
+        try:
+            self._stream.write(data, self._options.write_timeout)
+        except EtcdError as exc:
             with self._cond:
-                data = self._h2.data_to_send()
-            if not data:
-                return
-            try:
-                self._stream.write(data, self._options.write_timeout)
-            except EtcdError as exc:
-                with self._cond:
-                    self._fail_locked(exc)
-                    self._wake_all_locked()
-                raise
+                self._fail_locked(exc)
+                self._wake_all_locked()
+            raise
