@@ -6,9 +6,11 @@ are sent, so every verb below is a one-line wrapper (after etcd's ``kv.Do``)."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
+from .._compat import monotonic
 from .._etcd import methods, ops
 from .._etcd.ops import AnyOp, Compare, Op
 from ..errors import UsageError
@@ -77,6 +79,15 @@ class AsyncKV:
     ) -> None:
         self._manager = manager
         self._timeout = timeout
+        #: The default timeout when it is a plain finite number of seconds (anything else is
+        #: left to call_deadline, which says what is wrong with it on each call).
+        self._default_seconds = (
+            float(timeout)
+            if isinstance(timeout, int | float)
+            and not isinstance(timeout, bool)
+            and 0 < timeout < math.inf
+            else None
+        )
         self._max_txn_ops = max_txn_ops
         self._max_request_bytes = max_request_bytes
         # Requests of the memoized get operations (see _get_op), by the op's identity: a
@@ -85,6 +96,8 @@ class AsyncKV:
         self._get_requests: dict[int, tuple[ops.GetOp, Any]] = {}
 
     def _deadline(self, timeout: float | None) -> float | None:
+        if timeout is None and self._default_seconds is not None:
+            return monotonic() + self._default_seconds  # checked once, in __init__
         return call_deadline(timeout, self._timeout)
 
     async def do(self, op: Op[Any, R], *, timeout: float | None = None) -> R:

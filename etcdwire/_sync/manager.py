@@ -322,7 +322,10 @@ class ConnectionManager:
             )
             try:
                 return channel.unary_unary(
-                    method, request, deadline=deadline, metadata=(*token_md, *metadata)
+                    method,
+                    request,
+                    deadline=deadline,
+                    metadata=(*token_md, *metadata) if token_md else metadata,
                 )
             except EtcdError as exc:
                 used = token_md[0][1] if token_md else None
