@@ -112,18 +112,23 @@ def test_grpc_deadline_propagated_and_enforced_locally() -> None:
     """PROTOCOL-HTTP2.md: grpc-timeout carries the time left; when the deadline passes the
     client fails the call with DEADLINE_EXCEEDED locally and resets the stream (CANCEL)."""
     seen: dict[str, Any] = {}
+    handled = threading.Event()
 
     def handle(request: FakeRequest) -> None:
         seen["timeout"] = request.header("grpc-timeout")
         request.wait_end()
         request.stall(timeout=10)
         seen["reset"] = request.reset_code
+        handled.set()
 
     with FakeServer(handle) as server:
         with Channel(server.address) as channel:
             with pytest.raises(DeadlineExceeded):
                 channel.unary_unary(UNARY, Msg(key=b"a"), timeout=0.5)
         server.wait_for_requests(1)
+        # The server reads what the client sent last (RST_STREAM, GOAWAY) before it stops:
+        # leaving this block first would stop its reader with those bytes unread.
+        assert handled.wait(10)
     server_timeout = seen["timeout"]
     assert server_timeout is not None and server_timeout[-1] in "mu"
     value = int(server_timeout[:-1]) / (1000 if server_timeout[-1] == "m" else 1_000_000)
