@@ -31,7 +31,7 @@ from etcdwire import (
     Mutex,
     Session,
 )
-from etcdwire.errors import DeadlineExceeded, EtcdError, NoEndpointAvailable
+from etcdwire.errors import ConnectionLost, DeadlineExceeded, EtcdError, NoEndpointAvailable
 from tests.fakes.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.etcd
@@ -281,6 +281,8 @@ def test_pinned_client_leaves_a_black_holed_endpoint(
         for _ in range(3):
             try:
                 results.append(client.get("dl/k").header.revision > 0)
-            except DeadlineExceeded:
+            except (DeadlineExceeded, ConnectionLost):
+                # Either the call's 0.8 s or the unanswered PING (0.5 s + 0.3 s) ends a call
+                # on the black-holed endpoint first; both mark the endpoint failed.
                 results.append(False)
-    assert any(results), "every call timed out on the black-holed endpoint"
+    assert any(results), "every call failed on the black-holed endpoint"
