@@ -258,6 +258,8 @@ def end_to_end(url: str, calls: int, repeat: int) -> dict[str, tuple[float, floa
 class _RecordingStream:
     """A live socket stream that keeps every chunk it reads."""
 
+    can_write_nowait = False  # it is read by pull, and written through write()
+
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.chunks: list[bytes] = []
@@ -280,6 +282,8 @@ class _RecordingStream:
 class _ReplayStream:
     """Plays back a recorded server: the recorded chunks in order, then, for each request the
     client ends (DATA with END_STREAM), the recorded answer to a get on that stream."""
+
+    can_write_nowait = False
 
     def __init__(self, chunks: list[bytes], answer: bytes, answer_stream: int) -> None:
         self._chunks = deque(chunks)
@@ -335,6 +339,7 @@ class _AsyncReplayStream(_ReplayStream):
     occasional BDP PING is not repeated for every call."""
 
     _SETTINGS_ACK = bytes((0, 0, 0, FrameType.SETTINGS, 1, 0, 0, 0, 0))
+    can_write_nowait = True  # it answers in the next loop iteration, as a socket would
 
     def __init__(self, chunks: list[bytes], answer: bytes, answer_stream: int) -> None:
         # The recorded answer's header blocks refer to HPACK table entries made earlier in the
@@ -343,14 +348,18 @@ class _AsyncReplayStream(_ReplayStream):
         # fields to the table, every later one refers to them (as etcd's answers do).
         decoder = hpack.Decoder()
         frames: list[tuple[int, int, int, bytes | list[tuple[bytes, bytes]]]] = []
-        for chunk in [*chunks, answer]:
+        # (``answer`` may be the very object of its last chunk: a one-chunk join returns it,
+        # so the answer is told apart by position, not identity.)
+        for index, chunk in enumerate([*chunks, answer]):
             for kind, flags, sid, start, end in iter_frames(chunk):
                 payload: bytes | list[tuple[bytes, bytes]] = chunk[start:end]
                 if kind == FrameType.HEADERS:
                     payload = [
                         (bytes(n), bytes(v)) for n, v in decoder.decode(chunk[start:end], raw=True)
                     ]
-                if chunk is answer and (sid == answer_stream or kind == FrameType.WINDOW_UPDATE):
+                if index == len(chunks) and (
+                    sid == answer_stream or kind == FrameType.WINDOW_UPDATE
+                ):
                     frames.append((kind, flags, sid, payload))
         encoder = hpack.Encoder()
         first, steady = (

@@ -20,9 +20,11 @@ from typing import Any
 __all__ = [
     "AsyncEvent",
     "AsyncLock",
+    "AsyncSignal",
     "AsyncTask",
     "Event",
     "Lock",
+    "Signal",
     "StateLock",
     "Task",
     "asleep",
@@ -166,6 +168,45 @@ class AsyncEvent:
                 self._waiters.remove(future)
 
 
+class AsyncSignal:
+    """A one-shot :class:`AsyncEvent` for one waiter: what a call waiting for its own stream
+    is woken by. It is set once and waited on once, so it needs no list of waiters."""
+
+    __slots__ = ("_future", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._future: asyncio.Future[bool] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(True)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True once set; False when ``timeout`` passed first (up to
+        :data:`TIMER_GRANULARITY` late)."""
+        if self._set:
+            return True
+        if timeout is not None and timeout <= 0:
+            return False
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._future = future
+        if timeout is None:
+            return await future
+        timers = _timers_for(loop)
+        key = timers.add(loop, future, timeout)
+        try:
+            return await future
+        finally:
+            timers.remove(key, future)
+
+
 class Event:
     __slots__ = ("_event",)
 
@@ -207,6 +248,10 @@ class AsyncTask:
                 await asyncio.shield(self._task)
         except (TimeoutError, asyncio.CancelledError):
             return
+
+
+#: The blocking twin of AsyncSignal: a thread event does the same.
+Signal = Event
 
 
 class Task:

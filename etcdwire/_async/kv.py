@@ -103,9 +103,7 @@ class AsyncKV:
     async def do(self, op: Op[Any, R], *, timeout: float | None = None) -> R:
         """Send one operation (get, put, delete or txn) and return its typed response."""
         request = self._request(op)
-        response = await self._manager.unary(
-            op.method, request, deadline=self._deadline(timeout)
-        )
+        response = await self._manager.unary(op.method, request, deadline=self._deadline(timeout))
         return op.parse_response(response)
 
     def _request(self, op: Op[Any, Any]) -> Any:
@@ -146,26 +144,27 @@ class AsyncKV:
         timeout: float | None = None,
     ) -> GetResponse:
         """Read a key, a range, a prefix or everything from a key on (see ``Op.get``)."""
-        return await self.do(
-            _get_op(
-                key,
-                range_end,
-                prefix,
-                from_key,
-                limit,
-                revision,
-                sort_order,
-                sort_target,
-                serializable,
-                keys_only,
-                count_only,
-                min_mod_revision,
-                max_mod_revision,
-                min_create_revision,
-                max_create_revision,
-            ),
-            timeout=timeout,
+        op = _get_op(
+            key,
+            range_end,
+            prefix,
+            from_key,
+            limit,
+            revision,
+            sort_order,
+            sort_target,
+            serializable,
+            keys_only,
+            count_only,
+            min_mod_revision,
+            max_mod_revision,
+            min_create_revision,
+            max_create_revision,
         )
+        response = await self._manager.unary(
+            op.method, self._request(op), deadline=self._deadline(timeout)
+        )
+        return op.parse_response(response)
 
     async def put(
         self,
@@ -281,4 +280,3 @@ class AsyncKV:
             for item in page.kvs:
                 yield item
             op = ops.next_page(op, page)
-

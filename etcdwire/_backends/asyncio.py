@@ -18,6 +18,9 @@ __all__ = ["AsyncSocketStream", "open_stream"]
 #: (end of stream, reset, or closed here); the error, if any, is the second argument.
 Receiver = Callable[[bytes, BaseException | None], None]
 
+#: Bytes in the transport's buffer above which a write waits for it to drain.
+_HIGH_WATER = 262144
+
 
 class _StreamProtocol(asyncio.Protocol):
     """The asyncio protocol under :class:`AsyncSocketStream`: bytes received are buffered for
@@ -163,6 +166,12 @@ class AsyncSocketStream:
             except TimeoutError:
                 raise DeadlineExceeded("read timed out", endpoint=self._endpoint) from None
 
+    @property
+    def can_write_nowait(self) -> bool:
+        """True while :meth:`write_nowait` may take more without overfilling the transport's
+        buffer (what :meth:`write` would wait to drain)."""
+        return self._transport.get_write_buffer_size() < _HIGH_WATER
+
     def write_nowait(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` for the end of this loop iteration, without waiting for buffer
         space (for control frames, which are small). Dropped if the stream is closing."""
@@ -178,7 +187,7 @@ class AsyncSocketStream:
         if not self._pending:
             self._loop.call_soon(self._send_pending)
         self._pending.append(data)
-        if self._transport.get_write_buffer_size() < 262144:
+        if self._transport.get_write_buffer_size() < _HIGH_WATER:
             return  # the common case: queued for the end of this loop iteration
         with map_io_errors(self._endpoint):
             self._send_pending()

@@ -184,6 +184,9 @@ class SocketStream:
         except _FOREIGN as exc:
             _translate(exc, self._endpoint)
 
+    #: Writes go out in the caller's thread as they are made: nothing is ever queued.
+    can_write_nowait = False
+
     def write_nowait(self, data: bytes | bytearray | memoryview) -> None:
         """The stream interface's write that does not wait for buffer space; a blocking
         socket has no event loop to queue it for, so it is written at once."""

@@ -342,7 +342,13 @@ class CallState:
     def handle_event(self, event: Event, *, now: float) -> list[bytes]:
         """Apply one HTTP/2 event of this call's stream; return the response messages it
         completed, in order. Once the deadline has passed nothing more is delivered."""
-        kind = _classify(event)
+        event_type = type(event)
+        if event_type is DataReceived:
+            kind: _Input | None = _DATA_END if event.end_stream else _DATA  # type: ignore[attr-defined]
+        elif event_type is TrailersReceived:
+            kind = _TRAILERS
+        else:
+            kind = _classify(event)
         if kind is None:
             return []
         self._started = True

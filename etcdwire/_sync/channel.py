@@ -350,41 +350,66 @@ class Call(Generic[ReqT, RespT]):
             )
         return self._state
 
-    def _start(self, *, flush: bool = True) -> StreamSlot:
-        """Open the stream. Its HEADERS are written with the first message; ``flush`` writes
-        them at once when no message follows (a receive before any send)."""
-        if self._slot is not None:
-            return self._slot
+    def _make_headers(self) -> list[tuple[bytes, bytes]]:
+        """The request HEADERS, built as they are queued (grpc-timeout is the time left)."""
         channel = self._channel
-        options = channel.options
-        state = self._call_state()
+        state = self._state
+        assert state is not None
+        return state.request_headers(
+            monotonic(),
+            authority=channel._authority,
+            scheme=channel._scheme,
+            metadata=self._metadata,
+            user_agent=channel.options.user_agent or USER_AGENT,
+        )
 
-        def make_headers() -> list[tuple[bytes, bytes]]:
-            return state.request_headers(
-                monotonic(),
-                authority=channel._authority,
-                scheme=channel._scheme,
-                metadata=self._metadata,
-                user_agent=options.user_agent or USER_AGENT,
+    def _open_now(self, pending: bytes | None) -> tuple[Connection, StreamSlot, bool] | None:
+        """Open the stream on the channel's current connection when that takes no wait (the
+        usual case: connected, a stream free); None, with nothing done, otherwise."""
+        connection = self._channel._connection
+        if connection is None:
+            return None
+        try:
+            opened = connection.open_stream_now(
+                self._call_state(), self._make_headers, last_message=pending
             )
+        except ConnectionLost:
+            return None  # it takes no new streams: _open_waiting moves to a new connection
+        return None if opened is None else (connection, *opened)
 
-        pending, self._pending = self._pending, None
+    def _open_waiting(
+        self, pending: bytes | None
+    ) -> tuple[Connection, StreamSlot, bool]:
+        """Open the stream, connecting and waiting for a free stream as needed."""
+        channel = self._channel
+        state = self._call_state()
         while True:
-            connection = channel._connection  # the common case, without a call
+            connection = channel._connection
             if connection is None or not connection.usable:
                 connection = channel.get_connection(self.deadline)
             try:
                 slot, sent = connection.open_stream(
-                    state, make_headers, self.deadline, last_message=pending
+                    state, self._make_headers, self.deadline, last_message=pending
                 )
             except ConnectionLost as exc:
                 if exc.maybe_sent:
                     raise
                 continue  # that connection can take no new streams: the channel opens another
-            break
+            return connection, slot, sent
+
+    def _start(self, *, flush: bool = True) -> StreamSlot:
+        """Open the stream. Its HEADERS are written with the first message; ``flush`` writes
+        them at once when no message follows (a receive before any send)."""
+        if self._slot is not None:
+            return self._slot
+        pending, self._pending = self._pending, None
+        opened = self._open_now(pending)
+        if opened is None:
+            opened = self._open_waiting(pending)
+        connection, slot, sent = opened
         self._connection, self._slot = connection, slot
         self._started_at = monotonic()
-        trace = channel._trace
+        trace = self._channel._trace
         if trace is not None:
             trace(CallTrace(connection.connection_id, slot.stream_id, self.method.path, "start"))
         if sent:
@@ -393,6 +418,8 @@ class Call(Generic[ReqT, RespT]):
             self._half_closed = True
             if trace is not None:
                 self._trace_sent(pending)
+            if connection.flush_soon():
+                return slot  # written at the end of this loop iteration, with other calls'
             try:
                 connection.flush()
             except BaseException:

@@ -22,7 +22,7 @@ from typing import Any
 
 from .._backends.sync import SocketStream
 from .._backends.base import Address
-from .._compat import Event, Lock, StateLock, monotonic
+from .._compat import Event, Lock, Signal, StateLock, monotonic
 from .._etcd.keepalive import PingPolicy
 from .._grpc.call import CallState
 from .._grpc.status import Status
@@ -61,7 +61,7 @@ def _remaining(deadline: float | None) -> float | None:
 class StreamSlot:
     """What the connection keeps for one call: its gRPC state and received messages."""
 
-    __slots__ = ("call", "error", "inbox", "stream_id", "unacked")
+    __slots__ = ("call", "error", "inbox", "stream_id", "unacked", "waiter", "whole")
 
     def __init__(self, stream_id: int, call: CallState) -> None:
         self.stream_id = stream_id
@@ -69,6 +69,10 @@ class StreamSlot:
         self.inbox: deque[bytes] = deque()
         self.unacked = 0
         self.error: EtcdError | None = None
+        #: The call's own waiter while it waits for its stream on a pushing connection, and
+        #: whether it waits for the call's end (else for its next message).
+        self.waiter: Signal | None = None
+        self.whole = False
 
     @property
     def finished(self) -> bool:
@@ -197,24 +201,43 @@ class Connection:
         the caller then moves to a new connection."""
         h2 = self._h2
         while True:
-            with self._cond:
-                self._raise_if_unusable()
-                if h2.can_open_stream:
-                    headers = make_headers()  # grpc-timeout is the time left right now
-                    stream_id = h2.get_next_available_stream_id()
-                    h2.send_headers(stream_id, headers, end_stream=False)
-                    slot = StreamSlot(stream_id, call)
-                    self._slots[stream_id] = slot
-                    if last_message is None or h2.local_flow_control_window(stream_id) < len(
-                        last_message
-                    ):
-                        return slot, False
-                    call.end_request()
-                    h2.send_data(stream_id, last_message, end_stream=True)
-                    return slot, True
+            opened = self.open_stream_now(call, make_headers, last_message)
+            if opened is not None:
+                return opened
             self.wait_until(
                 lambda: h2.can_open_stream or not self.usable, deadline, for_slot=True
             )
+
+    def open_stream_now(
+        self,
+        call: CallState,
+        make_headers: Callable[[], list[tuple[bytes, bytes]]],
+        last_message: bytes | None = None,
+    ) -> tuple[StreamSlot, bool] | None:
+        """:meth:`open_stream` without waiting: None, with nothing done, when no stream is
+        free now."""
+        h2 = self._h2
+        with self._cond:
+            # can_open_stream covers HTTP/2's own state (closed, GOAWAY, limits); the rest of
+            # `usable` is checked here, and all of it only when no stream can be opened.
+            if not (
+                h2.can_open_stream
+                and self._error is None
+                and not self._closed
+                and not self._retiring
+            ):
+                self._raise_if_unusable()
+                return None
+            headers = make_headers()  # grpc-timeout is the time left right now
+            stream_id = h2.get_next_available_stream_id()
+            h2.send_headers(stream_id, headers, end_stream=False)
+            slot = StreamSlot(stream_id, call)
+            self._slots[stream_id] = slot
+            if last_message is None or h2.local_flow_control_window(stream_id) < len(last_message):
+                return slot, False
+            call.end_request()
+            h2.send_data(stream_id, last_message, end_stream=True)
+            return slot, True
 
     def _raise_if_unusable(self) -> None:
         if not self.usable:
@@ -278,6 +301,9 @@ class Connection:
                 self.wait_until(
                     lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot
                 )
+        if slot.call.status is not None:
+            # The call is over: its slot is no longer filed into, and no credit is owed.
+            return slot.inbox.popleft() if slot.inbox else None
         with self._cond:
             message = slot.inbox.popleft() if slot.inbox else None
             ack = self._ack_if_drained_locked(slot)
@@ -410,18 +436,16 @@ class Connection:
             timeout = None if deadline is None else deadline - monotonic()
             if timeout is not None and timeout <= 0:
                 raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
-            waiter = Event()
-            with self._cond:
-                if slot.finished or (not whole and slot.inbox):
-                    return
-                self._waiters[waiter] = (slot, whole)
+            # Pushed bytes are filed between tasks, never during this step, so the check
+            # above and the registration here cannot miss a wake-up.
+            waiter = slot.waiter = Signal()
+            slot.whole = whole
             if self._h2.has_data_to_send:
                 self.flush()  # what this caller queued goes out before it waits
             try:
                 waiter.wait(timeout)
             finally:
-                with self._cond:
-                    self._waiters.pop(waiter, None)
+                slot.waiter = None
 
     def _hand_off_locked(self) -> None:
         """Nobody is reading but callers wait: wake the oldest so it reads."""
@@ -431,6 +455,13 @@ class Connection:
             waiter.set()
 
     def _wake_locked(self, touched: set[StreamSlot]) -> None:
+        for slot in touched:
+            own = slot.waiter
+            if own is not None and (not slot.whole or slot.finished):
+                slot.waiter = None
+                own.set()
+        if not self._waiters:
+            return
         woken = [
             waiter
             for waiter, (slot, whole) in self._waiters.items()
@@ -535,17 +566,18 @@ class Connection:
         """Feed bytes to HTTP/2 and file the events; returns the slots that got any."""
         now = monotonic()
         slots = self._slots
+        keepalive = self.keepalive
         touched: set[StreamSlot] = set()
         for event in self._h2.receive_data(data):
             stream_id = getattr(event, "stream_id", 0)
             if stream_id:
-                if self.keepalive is not None and type(event) in _SERVER_DATA:
-                    self.keepalive.data_received(now)
-                if type(event) is StreamReset and event.stream_id in slots and not event.remote:
-                    logger.debug("stream %d reset locally: code %d", stream_id, event.error_code)
+                if keepalive is not None and type(event) in _SERVER_DATA:
+                    keepalive.data_received(now)
                 slot = slots.get(stream_id)
                 if slot is None:
                     continue
+                if type(event) is StreamReset and not event.remote:
+                    logger.debug("stream %d reset locally: code %d", stream_id, event.error_code)
                 touched.add(slot)
                 call = slot.call
                 messages = call.handle_event(event, now=now)
@@ -559,7 +591,7 @@ class Connection:
                     self._h2.reset_stream(stream_id, reset_code)
                 if call.status is not None:
                     del slots[stream_id]
-                elif call.needed_bytes and not slot.inbox:
+                elif not slot.inbox and call.needed_bytes:
                     # A message larger than the window gets the credit it lacks, but only
                     # once the consumer has taken what came before it: messages waiting to
                     # be read must hold the sender back, or nothing bounds the buffering.
@@ -631,12 +663,26 @@ class Connection:
             )
             lost.__cause__ = error
             slot.error = lost
+        for slot in self._slots.values():
+            own = slot.waiter
+            if own is not None:
+                slot.waiter = None
+                own.set()
         self._slots.clear()
 
     def _close_socket(self) -> None:
         if not self._closed:
             self._closed = True
             self._stream.close()
+
+    def flush_soon(self) -> bool:
+        """Queue what HTTP/2 has to send, to be written at the end of this event loop
+        iteration (with what other calls queue meanwhile), without waiting; False, with
+        nothing done, when the stream cannot take it so (the caller awaits :meth:`flush`)."""
+        if not self._stream.can_write_nowait:
+            return False
+        self._flush_nowait()
+        return True
 
     def _flush_nowait(self) -> None:
         """Queue what HTTP/2 has to send without waiting (control frames after a pushed read).
