@@ -192,8 +192,9 @@ class AsyncConnection:
         Nothing is written yet: the caller's first message (or :meth:`flush`) goes with them.
 
         ``last_message`` (a framed message ending the request stream, as a unary call has) is
-        queued right behind the HEADERS, with END_STREAM, when the send window takes it whole;
-        the second value says whether it was (otherwise the caller sends it as usual).
+        queued right behind the HEADERS, with END_STREAM, when the send windows take it whole
+        in one frame; the second value says whether it was (otherwise the caller sends it as
+        usual).
 
         Raises ConnectionLost(maybe_sent=False) if this connection can take no new stream;
         the caller then moves to a new connection."""
@@ -226,16 +227,13 @@ class AsyncConnection:
             ):
                 self._raise_if_unusable()
                 return None
-            headers = make_headers()  # grpc-timeout is the time left right now
-            stream_id = h2.get_next_available_stream_id()
-            h2.send_headers(stream_id, headers, end_stream=False)
+            # The headers are built now: grpc-timeout is the time left at this moment.
+            stream_id, sent = h2.open_request(make_headers(), last_message)
             slot = StreamSlot(stream_id, call)
             self._slots[stream_id] = slot
-            if last_message is None or h2.local_flow_control_window(stream_id) < len(last_message):
-                return slot, False
-            call.end_request()
-            h2.send_data(stream_id, last_message, end_stream=True)
-            return slot, True
+            if sent:
+                call.end_request()
+            return slot, sent
 
     def _raise_if_unusable(self) -> None:
         if not self.usable:

@@ -439,6 +439,30 @@ class H2Connection:
         self.send_headers(stream_id, headers, end_stream)
         return stream_id
 
+    def open_request(self, headers: Headers, body: bytes | None = None) -> tuple[int, bool]:
+        """Open the next stream with ``headers`` and, when the flow-control windows take
+        ``body`` whole in one frame, queue it right behind them with END_STREAM (a unary
+        request). Returns the stream id and whether the body went; when it did not, the
+        stream is open and the caller sends the body with :meth:`send_data`."""
+        stream_id = self.get_next_available_stream_id()
+        self.send_headers(stream_id, headers)
+        if body is None or type(body) is not bytes:
+            return stream_id, False
+        stream = self._streams[stream_id]
+        length = len(body)
+        if (
+            length > stream.send_window
+            or length > self._conn_send_window
+            or length > self._remote.max_frame_size
+            or not length
+        ):
+            return stream_id, False
+        stream.send_window -= length
+        self._conn_send_window -= length
+        self._queue_data(stream_id, END_STREAM, body)
+        self._send_end_stream(stream)
+        return stream_id, True
+
     def send_headers(self, stream_id: int, headers: Headers, end_stream: bool = False) -> None:
         """Send a request header block (opening the stream) or, on an open stream, trailers
         (which must end the stream). Split into CONTINUATION frames at the peer's

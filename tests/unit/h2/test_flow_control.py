@@ -13,9 +13,18 @@ from etcdwire._h2.connection import H2Connection
 from etcdwire._h2.events import DataReceived
 from etcdwire._h2.flow import MAX_WINDOW_SIZE, ReceiveWindow
 from etcdwire._h2.frames import FrameType
+from etcdwire._h2.stream import StreamState
 from etcdwire.errors import LocalProtocolError
 
-from .helpers import Peer, connect, open_stream, parse_frames, sent_frames, window_updates
+from .helpers import (
+    REQUEST,
+    Peer,
+    connect,
+    open_stream,
+    parse_frames,
+    sent_frames,
+    window_updates,
+)
 
 
 def _responding(n: int = 1, **kwargs: object) -> tuple[H2Connection, Peer, list[int]]:
@@ -238,3 +247,39 @@ def test_send_windows_are_charged_on_both_levels() -> None:
     conn.receive_data(fr.encode_window_update(0, 100_000))
     assert conn.local_flow_control_window(three) == 65_535
     assert conn.local_flow_control_window(one) == 25_535
+
+
+def test_rfc9113_6_9_open_request_sends_the_body_only_when_both_windows_take_it() -> None:
+    """A unary request goes as HEADERS then DATA with END_STREAM, charged to both send
+    windows (§6.9.1); when either window (or one frame, §4.2) is too small for the body,
+    only the HEADERS go and the stream stays open for send_data."""
+    conn, _ = connect()
+    stream_id, sent = conn.open_request(REQUEST, b"x" * 100)
+    frames = sent_frames(conn)
+    assert sent
+    assert [(f.type, f.flags & fr.END_STREAM, f.stream_id) for f in frames] == [
+        (FrameType.HEADERS, 0, stream_id),
+        (FrameType.DATA, fr.END_STREAM, stream_id),
+    ]
+    assert frames[1].payload == b"x" * 100
+    assert conn.stream_state(stream_id) is StreamState.HALF_CLOSED_LOCAL
+    # Another stream takes 60,000 octets of the connection window: 5,435 are left.
+    other = open_stream(conn, end_stream=False)
+    conn.send_data(other, b"w" * 60_000)
+    conn.data_to_send()
+    big, sent = conn.open_request(REQUEST, b"y" * 5_436)
+    assert not sent
+    assert [f.type for f in sent_frames(conn)] == [FrameType.HEADERS]
+    assert conn.stream_state(big) is StreamState.OPEN
+    assert conn.local_flow_control_window(big) == 5_435  # nothing was charged
+    conn.receive_data(fr.encode_window_update(0, 60_000))
+    # A body over MAX_FRAME_SIZE (16,384) is left to send_data, which splits it.
+    split, sent = conn.open_request(REQUEST, b"z" * 16_385)
+    assert not sent
+    conn.send_data(split, b"z" * 16_385, end_stream=True)
+    split_frames = sent_frames(conn)
+    assert split_frames[0].type == FrameType.HEADERS
+    assert [(f.type, len(f.payload)) for f in split_frames[1:]] == [
+        (FrameType.DATA, 16_384),
+        (FrameType.DATA, 1),
+    ]
