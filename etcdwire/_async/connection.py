@@ -284,19 +284,31 @@ class AsyncConnection:
         """The next message of a call, or None when its final status is known. ``last``: the
         call sends at most one more message (unary), so wait for its end: the caller is woken
         once, not for the message and again for the trailers when they come apart."""
-        if last:
+        if self._push and self.keepalive is None:
+            # Bytes are pushed and no PING is to be timed (every call's wait, usually): the
+            # caller waits on its slot's own signal, with no reader to elect or hand off.
+            # Pushed bytes are filed between tasks, never during this step, so the check
+            # and the registration below cannot miss a wake-up.
+            call = slot.call
+            while not (
+                slot.error is not None or call.status is not None or (not last and slot.inbox)
+            ):
+                timeout = None if deadline is None else deadline - monotonic()
+                if timeout is not None and timeout <= 0:
+                    raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
+                waiter = slot.waiter = AsyncSignal()
+                slot.whole = last
+                if self._h2.has_data_to_send:
+                    await self.flush()  # what this caller queued goes out before it waits
+                try:
+                    await waiter.wait(timeout)
+                finally:
+                    slot.waiter = None
+        elif last:
             if not slot.finished:
-                if self._push and self.keepalive is None:
-                    await self._wait_pushed(slot, deadline, whole=True)
-                else:
-                    await self.wait_until(lambda: slot.finished, deadline, slot=slot, whole=True)
+                await self.wait_until(lambda: slot.finished, deadline, slot=slot, whole=True)
         elif not slot.inbox and not slot.finished:
-            if self._push and self.keepalive is None:
-                await self._wait_pushed(slot, deadline, whole=False)
-            else:
-                await self.wait_until(
-                    lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot
-                )
+            await self.wait_until(lambda: bool(slot.inbox) or slot.finished, deadline, slot=slot)
         if slot.call.status is not None:
             # The call is over: its slot is no longer filed into, and no credit is owed.
             return slot.inbox.popleft() if slot.inbox else None
@@ -424,24 +436,6 @@ class AsyncConnection:
                         self._hand_off_locked()
             if for_keepalive and not woken:
                 await self.keepalive_tick()
-
-    async def _wait_pushed(self, slot: StreamSlot, deadline: float | None, *, whole: bool) -> None:
-        """:meth:`wait_until` for a call's own stream when bytes are pushed and keepalive is
-        off (every call's wait, usually): no reader to elect or hand off, no PING to time."""
-        while not (slot.finished or (not whole and slot.inbox)):
-            timeout = None if deadline is None else deadline - monotonic()
-            if timeout is not None and timeout <= 0:
-                raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
-            # Pushed bytes are filed between tasks, never during this step, so the check
-            # above and the registration here cannot miss a wake-up.
-            waiter = slot.waiter = AsyncSignal()
-            slot.whole = whole
-            if self._h2.has_data_to_send:
-                await self.flush()  # what this caller queued goes out before it waits
-            try:
-                await waiter.wait(timeout)
-            finally:
-                slot.waiter = None
 
     def _hand_off_locked(self) -> None:
         """Nobody is reading but callers wait: wake the oldest so it reads."""

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from .._backends.base import Address, TLSConfig, parse_address
 from .._compat import Event, Lock, Task, sleep, spawn, monotonic
 from .._etcd import methods
-from .._etcd.auth import TokenState
+from .._etcd.auth import AuthMode, TokenState
 from .._etcd.endpoints import EndpointStatus, EndpointTable, Policy, endpoints_from_members
 from .._etcd.retry import RetryPolicy
 from .._grpc.method import Method
@@ -313,7 +313,10 @@ class ConnectionManager:
         while True:
             attempt += 1
             # The common case (no token to fetch, the pinned connection up) without a wait.
-            if self.tokens.needs_token(0.0):
+            tokens = self.tokens
+            if tokens.mode is AuthMode.NONE:
+                token_md: Metadata = ()
+            elif tokens.needs_token(0.0):
                 token_md = self.metadata(deadline)
             else:
                 token_md = self._token_metadata()
