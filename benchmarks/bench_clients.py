@@ -1,7 +1,7 @@
 """etcdwire against the grpcio-based clients, side by side against one local etcd.
 
     python benchmarks/bench_clients.py [--ops 3000] [--concurrency 64] [--rounds 5]
-                                       [--endpoint URL]
+                                       [--pairs 16] [--endpoint URL]
 
 Clients: etcdwire ``Client`` (blocking) and ``AsyncClient`` (asyncio); ``etcd-sdk-python``
 (module ``pyetcd``, blocking, grpcio) and ``aetcd`` (asyncio, grpcio), installed by the
@@ -18,12 +18,18 @@ the same etcd, in ``--rounds`` rounds. For each it prints the median over the ro
 Then the ratios the targets are about: sync sequential get (etcdwire / etcd-sdk-python) and
 async concurrent get (etcdwire / aetcd), each taken within every round (the two clients ran
 back to back there) and summed up by their median.
+
+Last, each target measured again with its two clients interleaved (``--pairs``, 0 skips it):
+both stay connected in their own processes and run the phase in turn, ``--ops`` operations at
+a time, in ABBA order; the ratio of each pair compares runs a moment apart, and the median of
+the pairs is printed with each client's median ops/s and CPU per operation.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -62,25 +68,55 @@ def threaded(fn: Callable[[], None], ops: int, workers: int) -> Callable[[], Non
     return run
 
 
+def sync_phase(
+    phase: str, get: Callable[[], Any], put: Callable[[], Any], ops: int, conc: int
+) -> dict[str, float]:
+    """One phase (``seq_get``, ``seq_put``, ``conc_get``, ``conc_put``) of a blocking client."""
+    fn = get if phase.endswith("get") else put
+    if phase.startswith("seq"):
+
+        def run() -> None:
+            for _ in range(ops):
+                fn()
+
+        return measure(run, ops)
+    return measure(threaded(fn, ops, conc), ops // conc * conc)
+
+
 def sync_phases(
     get: Callable[[], Any], put: Callable[[], Any], ops: int, conc: int
 ) -> dict[str, Any]:
     for _ in range(200):
         get()
+    return {phase: sync_phase(phase, get, put, ops, conc) for phase in PHASES}
 
-    def seq(fn: Callable[[], Any]) -> Callable[[], None]:
-        def run() -> None:
+
+async def async_phase(
+    phase: str, get: Callable[[], Any], put: Callable[[], Any], ops: int, conc: int
+) -> dict[str, float]:
+    """One phase of an asyncio client (``conc_*``: ``conc`` tasks sharing the work)."""
+    fn = get if phase.endswith("get") else put
+    if phase.startswith("seq"):
+        count = ops
+
+        async def run() -> None:
             for _ in range(ops):
-                fn()
+                await fn()
 
-        return run
+    else:
+        count = ops // conc * conc
 
-    return {
-        "seq_get": measure(seq(get), ops),
-        "seq_put": measure(seq(put), ops),
-        "conc_get": measure(threaded(get, ops, conc), ops // conc * conc),
-        "conc_put": measure(threaded(put, ops, conc), ops // conc * conc),
-    }
+        async def loop() -> None:
+            for _ in range(ops // conc):
+                await fn()
+
+        async def run() -> None:
+            await asyncio.gather(*(loop() for _ in range(conc)))
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await run()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return {"ops_s": count / wall, "lat_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6}
 
 
 async def async_phases(
@@ -88,87 +124,167 @@ async def async_phases(
 ) -> dict[str, Any]:
     for _ in range(200):
         await get()
-
-    async def seq(fn: Callable[[], Any]) -> None:
-        for _ in range(ops):
-            await fn()
-
-    async def fan(fn: Callable[[], Any]) -> None:
-        per = ops // conc
-
-        async def loop() -> None:
-            for _ in range(per):
-                await fn()
-
-        await asyncio.gather(*(loop() for _ in range(conc)))
-
-    async def timed(coro_fn: Callable[[], Any], count: int) -> dict[str, float]:
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        await coro_fn()
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        return {"ops_s": count / wall, "lat_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6}
-
-    count = ops // conc * conc
-    return {
-        "seq_get": await timed(lambda: seq(get), ops),
-        "seq_put": await timed(lambda: seq(put), ops),
-        "conc_get": await timed(lambda: fan(get), count),
-        "conc_put": await timed(lambda: fan(put), count),
-    }
+    return {phase: await async_phase(phase, get, put, ops, conc) for phase in PHASES}
 
 
-def worker(name: str, endpoint: str, ops: int, conc: int) -> dict[str, Any]:
+def sync_client(
+    get: Callable[[], Any], put: Callable[[], Any], ops: int, conc: int, serve: bool
+) -> dict[str, Any] | None:
+    """Every phase once, or (``serve``) the phases asked for on stdin, one per line."""
+    if not serve:
+        return sync_phases(get, put, ops, conc)
+    for _ in range(200):
+        get()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        phase, count = line.split()
+        print(json.dumps(sync_phase(phase, get, put, int(count), conc)), flush=True)
+    return None
+
+
+async def async_client(
+    get: Callable[[], Any], put: Callable[[], Any], ops: int, conc: int, serve: bool
+) -> dict[str, Any] | None:
+    """:func:`sync_client` for an asyncio client (stdin is read off the event loop)."""
+    if not serve:
+        return await async_phases(get, put, ops, conc)
+    for _ in range(200):
+        await get()
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line.strip():
+            return None
+        phase, count = line.split()
+        print(json.dumps(await async_phase(phase, get, put, int(count), conc)), flush=True)
+
+
+def worker(name: str, endpoint: str, ops: int, conc: int, serve: bool) -> dict[str, Any] | None:
     host, port = endpoint.removeprefix("http://").rsplit(":", 1)
     if name == "etcdwire-sync":
         from etcdwire import Client
 
         with Client(endpoint) as client:
             client.put(KEY, VALUE)
-            return sync_phases(
+            return sync_client(
                 lambda: client.get(KEY, serializable=True),
                 lambda: client.put(KEY, VALUE),
                 ops,
                 conc,
+                serve,
             )
     if name == "etcd-sdk-python":
         import pyetcd
 
         client = pyetcd.client(host=host, port=int(port))
         client.put(KEY, VALUE)
-        result = sync_phases(
-            lambda: client.get(KEY, serializable=True), lambda: client.put(KEY, VALUE), ops, conc
+        result = sync_client(
+            lambda: client.get(KEY, serializable=True),
+            lambda: client.put(KEY, VALUE),
+            ops,
+            conc,
+            serve,
         )
         client.close()
         return result
     if name == "etcdwire-async":
         from etcdwire import AsyncClient
 
-        async def main() -> dict[str, Any]:
+        async def main() -> dict[str, Any] | None:
             async with AsyncClient(endpoint) as client:
                 await client.put(KEY, VALUE)
-                return await async_phases(
+                return await async_client(
                     lambda: client.get(KEY, serializable=True),
                     lambda: client.put(KEY, VALUE),
                     ops,
                     conc,
+                    serve,
                 )
 
         return asyncio.run(main())
     if name == "aetcd":
         import aetcd
 
-        async def main_aetcd() -> dict[str, Any]:
+        async def main_aetcd() -> dict[str, Any] | None:
             async with aetcd.Client(host=host, port=int(port)) as client:
                 await client.put(KEY.encode(), VALUE.encode())
-                return await async_phases(
+                return await async_client(
                     lambda: client.get(KEY.encode(), serializable=True),
                     lambda: client.put(KEY.encode(), VALUE.encode()),
                     ops,
                     conc,
+                    serve,
                 )
 
         return asyncio.run(main_aetcd())
     raise SystemExit(f"unknown client {name}")
+
+
+class ServedClient:
+    """A client in its own process, connected and warmed up, running one phase per
+    :meth:`run` (``--serve`` worker mode)."""
+
+    def __init__(self, name: str, endpoint: str, conc: int) -> None:
+        self.name = name
+        self._proc = subprocess.Popen(
+            [
+                sys.executable, __file__, "--worker", name, "--serve", "--endpoint", endpoint,
+                "--concurrency", str(conc),
+            ],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
+        if self._stdout.readline().strip() != "ready":
+            self._proc.kill()
+            raise RuntimeError(f"{name}: the worker did not start")
+
+    def run(self, phase: str, ops: int) -> dict[str, float]:
+        self._stdin.write(f"{phase} {ops}\n")
+        self._stdin.flush()
+        line = self._stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.name}: the worker ended during {phase}")
+        figures: dict[str, float] = json.loads(line)
+        return figures
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stdin.write("\n")
+            self._stdin.close()
+        try:
+            self._proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+
+
+def interleaved(
+    endpoint: str, client: str, baseline: str, phase: str, ops: int, conc: int, pairs: int
+) -> tuple[list[float], list[dict[str, float]], list[dict[str, float]]]:
+    """The two clients alive at once, each in its own process, running ``phase`` in turn
+    (in ABBA order, so neither always goes first): each pair's ratio compares runs a moment
+    apart, which a machine whose speed drifts over seconds cannot skew as it skews runs made
+    seconds apart. Returns the ratios and each client's figures."""
+    ours, theirs = ServedClient(client, endpoint, conc), ServedClient(baseline, endpoint, conc)
+    ratios: list[float] = []
+    mine: list[dict[str, float]] = []
+    base: list[dict[str, float]] = []
+    try:
+        for i in range(pairs):
+            if i % 2 == 0:
+                a, b = ours.run(phase, ops), theirs.run(phase, ops)
+            else:
+                b, a = theirs.run(phase, ops), ours.run(phase, ops)
+            mine.append(a)
+            base.append(b)
+            ratios.append(a["ops_s"] / b["ops_s"])
+    finally:
+        ours.close()
+        theirs.close()
+    return ratios, mine, base
 
 
 PHASES = ("seq_get", "seq_put", "conc_get", "conc_put")
@@ -225,15 +341,31 @@ def run_all(endpoint: str, ops: int, conc: int, rounds: int) -> None:
         print(f"{name:<18}{cells}")
     print()
     for label, client, baseline, phase, target in TARGETS:
-        pairs = list(zip(runs[client], runs[baseline], strict=False))
-        if not pairs:
+        pairs_ = list(zip(runs[client], runs[baseline], strict=False))
+        if not pairs_:
             print(f"{label.format(conc=conc)}: n/a")
             continue
-        ratios = [a[phase]["ops_s"] / b[phase]["ops_s"] for a, b in pairs]
+        ratios = [a[phase]["ops_s"] / b[phase]["ops_s"] for a, b in pairs_]
         listed = " ".join(f"{r:.2f}" for r in ratios)
         print(
-            f"{label.format(conc=conc)}: {statistics.median(ratios):.2f}x median of the rounds "
+            f"{label.format(conc=conc)}, rounds: {statistics.median(ratios):.2f}x median "
             f"({listed}) (target >= {target:g}x)"
+        )
+
+
+def run_targets(endpoint: str, ops: int, conc: int, pairs: int) -> None:
+    """Each target's two clients measured by :func:`interleaved`."""
+    print(f"\ntargets, interleaved: {pairs} pairs of runs of {ops} ops, clients alive side by side")
+    for label, client, baseline, phase, target in TARGETS:
+        ratios, mine, base = interleaved(endpoint, client, baseline, phase, ops, conc, pairs)
+        listed = " ".join(f"{r:.2f}" for r in ratios)
+        print(
+            f"{label.format(conc=conc)}: {statistics.median(ratios):.2f}x median of the pairs "
+            f"({listed}) (target >= {target:g}x)\n"
+            f"    {client}: {statistics.median(m['ops_s'] for m in mine):.0f}/s, "
+            f"{statistics.median(m['cpu_us'] for m in mine):.0f} us CPU/op; "
+            f"{baseline}: {statistics.median(b['ops_s'] for b in base):.0f}/s, "
+            f"{statistics.median(b['cpu_us'] for b in base):.0f} us CPU/op"
         )
 
 
@@ -242,19 +374,31 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5, help="runs of every client")
+    parser.add_argument(
+        "--pairs", type=int, default=16, help="interleaved pairs of runs per target (0: none)"
+    )
     parser.add_argument("--endpoint")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.endpoint, args.ops, args.concurrency)))
+        result = worker(args.worker, args.endpoint, args.ops, args.concurrency, args.serve)
+        if result is not None:
+            print(json.dumps(result))
         return
+
+    def run(endpoint: str) -> None:
+        run_all(endpoint, args.ops, args.concurrency, args.rounds)
+        if args.pairs:
+            run_targets(endpoint, args.ops, args.concurrency, args.pairs)
+
     if args.endpoint:
-        run_all(args.endpoint, args.ops, args.concurrency, args.rounds)
+        run(args.endpoint)
         return
     from etcdwire.tools.embedded import EmbeddedEtcd
 
     with EmbeddedEtcd() as server:
-        run_all(server.url, args.ops, args.concurrency, args.rounds)
+        run(server.url)
 
 
 if __name__ == "__main__":
