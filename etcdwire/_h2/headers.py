@@ -249,7 +249,15 @@ class RequestHeaderTemplate:
     Raises :class:`LocalProtocolError` as :func:`check_request_headers` would, for the block
     with the field or without it. :meth:`fill` checks only the new value."""
 
-    __slots__ = ("_after", "_after_block", "_before", "_before_block", "_literal", "_name")
+    __slots__ = (
+        "_after",
+        "_after_block",
+        "_before",
+        "_before_block",
+        "_in_static_table",
+        "_literal",
+        "_name",
+    )
 
     def __init__(self, before: Iterable[Header], name: bytes, after: Iterable[Header]) -> None:
         self._before = list(before)
@@ -262,6 +270,7 @@ class RequestHeaderTemplate:
         # The field as a literal, up to its value; fill() indexes the static table instead when
         # that has the whole field.
         self._literal = _encode_name(name)
+        self._in_static_table = any(field[0] == name for field in _STATIC_FIELDS)
 
     def fill(self, value: bytes | None) -> CheckedHeaders:
         """The block with ``name: value``, or without that field when ``value`` is None."""
@@ -276,8 +285,10 @@ class RequestHeaderTemplate:
         if problem is not None:
             raise LocalProtocolError(problem)
         field = (name, value)
-        if field in _STATIC_FIELDS:
+        if self._in_static_table and field in _STATIC_FIELDS:
             middle = _encode_field(name, value)
+        elif len(value) < 127:  # the length fits the 7-bit prefix (RFC 7541 §5.1)
+            middle = self._literal + bytes((len(value),)) + value
         else:
             middle = self._literal + _encode_string(value)
         headers = CheckedHeaders([*self._before, field, *self._after])

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 import hpack
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etcdwire._h2 import frames as fr
 from etcdwire._h2.events import ResponseReceived, TrailersReceived
@@ -14,6 +16,7 @@ from etcdwire._h2.frames import ErrorCode, SettingCode
 from etcdwire._h2.headers import (
     HeaderDecoder,
     HeaderEncoder,
+    RequestHeaderTemplate,
     check_request_headers,
     header_list_size,
     inspect_response_headers,
@@ -152,3 +155,31 @@ def test_settings_object() -> None:
 
 def test_frames_helpers_used_by_the_connection() -> None:
     assert fr.decode_padding(0, b"abc", 0, 3) == (0, 3, 0)
+
+
+_BEFORE = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/a.B/C")]
+_AFTER = [(b"content-type", b"application/grpc")]
+
+
+@given(
+    name=st.sampled_from([b"grpc-timeout", b"accept-encoding", b"x-custom"]),
+    value=st.one_of(
+        st.just(b"gzip, deflate"),  # with accept-encoding, a whole field of the static table
+        st.binary(min_size=0, max_size=300).map(
+            lambda b: bytes(0x61 + c % 26 for c in b)  # letters: a valid field value
+        ),
+    ),
+)
+def test_rfc7541_template_block_is_what_the_encoder_makes_of_its_fields(
+    name: bytes, value: bytes
+) -> None:
+    """RFC 7541 §5.1, §6.1, §6.2.2: the template's block (a static-table index for a whole
+    known field, else a literal with a 7-bit length prefix, which values of 127 octets and
+    more overflow) decodes to its fields and equals the connection encoder's block."""
+    template = RequestHeaderTemplate(_BEFORE, name, _AFTER)
+    headers = template.fill(value)
+    assert list(headers) == [*_BEFORE, (name, value), *_AFTER]
+    encoder = HeaderEncoder()
+    encoder.encode([])  # the first block's table size update is not the template's concern
+    assert headers.block == encoder.encode(list(headers))
+    assert hpack.Decoder().decode(headers.block, raw=True) == list(headers)
