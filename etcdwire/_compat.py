@@ -122,55 +122,11 @@ def _timers_for(loop: asyncio.AbstractEventLoop) -> _SharedTimers:
     return timers
 
 
-class AsyncEvent:
-    """asyncio.Event with a timeout on ``wait``, built on bare futures: a connection creates
-    and waits on one per waiting call, so a wait costs a future and a place in a shared timer
-    slot (:class:`_SharedTimers`), not an ``asyncio.timeout`` scope or a timer of its own. A
-    timeout ends up to :data:`TIMER_GRANULARITY` late."""
-
-    __slots__ = ("_set", "_waiters")
-
-    def __init__(self) -> None:
-        self._set = False
-        self._waiters: list[asyncio.Future[bool]] = []
-
-    def set(self) -> None:
-        self._set = True
-        waiters, self._waiters = self._waiters, []
-        for future in waiters:
-            if not future.done():
-                future.set_result(True)
-
-    def clear(self) -> None:
-        self._set = False
-
-    def is_set(self) -> bool:
-        return self._set
-
-    async def wait(self, timeout: float | None = None) -> bool:
-        if self._set:
-            return True
-        if timeout is not None and timeout <= 0:
-            return False
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(future)
-        timers = key = None
-        if timeout is not None:
-            timers = _timers_for(loop)
-            key = timers.add(loop, future, timeout)
-        try:
-            return await future
-        finally:
-            if timers is not None and key is not None:
-                timers.remove(key, future)
-            if future in self._waiters:  # timed out or cancelled: set() did not take it
-                self._waiters.remove(future)
-
-
 class AsyncSignal:
-    """A one-shot :class:`AsyncEvent` for one waiter: what a call waiting for its own stream
-    is woken by. It is set once and waited on once, so it needs no list of waiters."""
+    """A one-shot event for one waiter: set once, waited on once, so a wait costs a bare
+    future and a place in a shared timer slot (:class:`_SharedTimers`), not an
+    ``asyncio.timeout`` scope or a timer of its own. A call waiting for its own stream is
+    woken by one, and each :meth:`AsyncEvent.wait` waits on one."""
 
     __slots__ = ("_future", "_set")
 
@@ -205,6 +161,40 @@ class AsyncSignal:
             return await future
         finally:
             timers.remove(key, future)
+
+
+class AsyncEvent:
+    """asyncio.Event with a timeout on ``wait``: each wait is an :class:`AsyncSignal` of its
+    own, which :meth:`set` sets. A timeout ends up to :data:`TIMER_GRANULARITY` late."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[AsyncSignal] = []
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.set()
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        if self._set:
+            return True
+        waiter = AsyncSignal()
+        self._waiters.append(waiter)
+        try:
+            return await waiter.wait(timeout)
+        finally:
+            if not waiter.is_set() and waiter in self._waiters:  # set() did not take it
+                self._waiters.remove(waiter)
 
 
 class Event:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from etcdwire._compat import TIMER_GRANULARITY, AsyncEvent, _timers_for
+from etcdwire._compat import TIMER_GRANULARITY, AsyncEvent, AsyncSignal, _timers_for
 
 
 def test_wait_times_out_no_earlier_than_asked_and_at_most_one_slot_late() -> None:
@@ -101,3 +101,28 @@ def test_timers_do_not_outlive_their_loop() -> None:
     asyncio.run(main())
     gc.collect()
     assert [ref() for ref in refs] == [None, None]
+
+
+def test_signal_set_before_during_or_never_and_its_timer_slot_is_left_empty() -> None:
+    """AsyncSignal, the one-shot wait of a call on its own stream: set before the wait (the
+    wait returns at once), set during it (it wakes), or never (its timeout ends it); a timeout
+    of zero or less does not wait. No wait leaves its future in a timer slot."""
+
+    async def main() -> list[bool]:
+        loop = asyncio.get_running_loop()
+        early = AsyncSignal()
+        early.set()
+        during = AsyncSignal()
+        loop.call_later(0.01, during.set)
+        results = [
+            await early.wait(5),
+            await during.wait(5),
+            await AsyncSignal().wait(0.02),
+            await AsyncSignal().wait(0),
+            during.is_set(),
+        ]
+        slots = _timers_for(loop)._slots
+        assert all(not futures for futures in slots.values())
+        return results
+
+    assert asyncio.run(main()) == [True, True, False, False, True]
