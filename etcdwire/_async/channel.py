@@ -382,9 +382,7 @@ class AsyncCall(Generic[ReqT, RespT]):
         channel = self._channel
         state = self._call_state()
         while True:
-            connection = channel._connection
-            if connection is None or not connection.usable:
-                connection = await channel.get_connection(self.deadline)
+            connection = await channel.get_connection(self.deadline)
             try:
                 slot, sent = await connection.open_stream(
                     state, self._make_headers, self.deadline, last_message=pending

@@ -132,9 +132,9 @@ def _content_type(headers: Headers) -> str | None:
 
 
 def _classify(event: Event) -> _Input | None:
-    """The table input for an event; None for events that do not concern a call."""
-    if isinstance(event, DataReceived):
-        return _DATA_END if event.end_stream else _DATA
+    """The table input for an event other than DATA and trailers (the two of every response,
+    which :meth:`CallState.handle_event` classifies itself); None for events that do not
+    concern a call."""
     if isinstance(event, ResponseReceived):
         if event.end_stream:
             return _HEADERS_END
@@ -144,8 +144,6 @@ def _classify(event: Event) -> _Input | None:
         ):
             return _HEADERS_GRPC
         return _HEADERS_OTHER
-    if isinstance(event, TrailersReceived):
-        return _TRAILERS
     if isinstance(event, StreamEnded):
         return _STREAM_END
     if isinstance(event, StreamReset):

@@ -384,9 +384,7 @@ class Call(Generic[ReqT, RespT]):
         channel = self._channel
         state = self._call_state()
         while True:
-            connection = channel._connection
-            if connection is None or not connection.usable:
-                connection = channel.get_connection(self.deadline)
+            connection = channel.get_connection(self.deadline)
             try:
                 slot, sent = connection.open_stream(
                     state, self._make_headers, self.deadline, last_message=pending

@@ -291,10 +291,7 @@ class Connection:
             # caller waits on its slot's own signal, with no reader to elect or hand off.
             # Pushed bytes are filed between tasks, never during this step, so the check
             # and the registration below cannot miss a wake-up.
-            call = slot.call
-            while not (
-                slot.error is not None or call.status is not None or (not last and slot.inbox)
-            ):
+            while not (slot.finished or (not last and slot.inbox)):
                 timeout = None if deadline is None else deadline - monotonic()
                 if timeout is not None and timeout <= 0:
                     raise DeadlineExceeded("deadline exceeded", endpoint=self.endpoint)
@@ -642,25 +639,25 @@ class Connection:
             self._error = error
             logger.info("%s: connection failed: %s", self.endpoint, error)
         for slot in self._slots.values():
-            if slot.error is not None:
-                continue
-            if isinstance(error, ProtocolError):
-                # The peer (or we) broke HTTP/2: say so, rather than "connection lost".
-                slot.error = error
-                continue
-            lost = ConnectionLost(
-                f"connection lost during the call: {error.message}",
-                endpoint=self.endpoint,
-                maybe_sent=True,
-            )
-            lost.__cause__ = error
-            slot.error = lost
-        for slot in self._slots.values():
+            if slot.error is None:
+                slot.error = self._call_error(error)
             own = slot.waiter
             if own is not None:
                 slot.waiter = None
                 own.set()
         self._slots.clear()
+
+    def _call_error(self, error: EtcdError) -> EtcdError:
+        """What a call open on this connection fails with when the connection fails."""
+        if isinstance(error, ProtocolError):
+            return error  # the peer (or we) broke HTTP/2: say so, rather than "connection lost"
+        lost = ConnectionLost(
+            f"connection lost during the call: {error.message}",
+            endpoint=self.endpoint,
+            maybe_sent=True,
+        )
+        lost.__cause__ = error
+        return lost
 
     def _close_socket(self) -> None:
         if not self._closed:

@@ -95,7 +95,7 @@ class KV:
         # Requests of the memoized get operations (see _get_op), by the op's identity: a
         # client reading the same keys again and again builds and checks each request once.
         # Each entry keeps its op, so an id is never reused while its entry is here.
-        self._get_requests: dict[int, tuple[ops.GetOp, Any]] = {}
+        self._get_requests: dict[int, tuple[Op[Any, Any], Any]] = {}
 
     def _deadline(self, timeout: float | None) -> float | None:
         if timeout is None and self._default_seconds is not None:
@@ -109,20 +109,19 @@ class KV:
         return op.parse_response(response)
 
     def _request(self, op: Op[Any, Any]) -> Any:
-        if type(op) is not ops.GetOp:
-            return op.to_request(
-                max_txn_ops=self._max_txn_ops, max_request_bytes=self._max_request_bytes
-            )
+        memoized = type(op) is ops.GetOp
         cache = self._get_requests
-        entry = cache.get(id(op))
-        if entry is not None and entry[0] is op:
-            return entry[1]
+        if memoized:
+            entry = cache.get(id(op))
+            if entry is not None and entry[0] is op:
+                return entry[1]
         request = op.to_request(
             max_txn_ops=self._max_txn_ops, max_request_bytes=self._max_request_bytes
         )
-        if len(cache) >= 1024:
-            cache.clear()
-        cache[id(op)] = (op, request)
+        if memoized:
+            if len(cache) >= 1024:
+                cache.clear()
+            cache[id(op)] = (op, request)
         return request
 
     def get(
@@ -163,10 +162,7 @@ class KV:
             min_create_revision,
             max_create_revision,
         )
-        response = self._manager.unary(
-            op.method, self._request(op), deadline=self._deadline(timeout)
-        )
-        return op.parse_response(response)
+        return self.do(op, timeout=timeout)
 
     def put(
         self,
