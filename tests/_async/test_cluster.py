@@ -35,6 +35,15 @@ async def wait_for(predicate: Any, timeout: float, what: str) -> None:
         await asleep(0.1)
 
 
+async def wait_applied(client: AsyncClient, url: str, revision: int, timeout: float = 10) -> None:
+    """Until the member at `url` has applied `revision` (its Status header's revision)."""
+    end = monotonic() + timeout
+    while (await client.maintenance.status(url)).header.revision < revision:
+        if monotonic() > end:
+            raise AssertionError(f"timed out waiting for {url} to apply revision {revision}")
+        await asleep(0.05)
+
+
 async def add_learner(client: AsyncClient, peer_url: str) -> Any:
     """MemberAdd as a learner; a cluster that started less than etcd's health interval (5 s)
     ago refuses reconfiguration with "unhealthy cluster", so that is waited out."""
@@ -160,6 +169,10 @@ async def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> N
         for i in range(20):
             put = await client.put(f"every/{i}", str(i))
         revision = put.header.revision
+        for url in cluster.urls:
+            # A follower applies the last put a moment after the leader answers it; hashing
+            # before then is refused as a future revision.
+            await wait_applied(client, url, revision)
         hashes = [await client.maintenance.hash_kv(url, revision) for url in cluster.urls]
         assert len({h.hash for h in hashes}) == 1  # the members agree
         assert {h.header.member_id for h in hashes} == set(ids.values())

@@ -37,6 +37,15 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
         sleep(0.1)
 
 
+def wait_applied(client: Client, url: str, revision: int, timeout: float = 10) -> None:
+    """Until the member at `url` has applied `revision` (its Status header's revision)."""
+    end = monotonic() + timeout
+    while (client.maintenance.status(url)).header.revision < revision:
+        if monotonic() > end:
+            raise AssertionError(f"timed out waiting for {url} to apply revision {revision}")
+        sleep(0.05)
+
+
 def add_learner(client: Client, peer_url: str) -> Any:
     """MemberAdd as a learner; a cluster that started less than etcd's health interval (5 s)
     ago refuses reconfiguration with "unhealthy cluster", so that is waited out."""
@@ -162,6 +171,10 @@ def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> None:
         for i in range(20):
             put = client.put(f"every/{i}", str(i))
         revision = put.header.revision
+        for url in cluster.urls:
+            # A follower applies the last put a moment after the leader answers it; hashing
+            # before then is refused as a future revision.
+            wait_applied(client, url, revision)
         hashes = [client.maintenance.hash_kv(url, revision) for url in cluster.urls]
         assert len({h.hash for h in hashes}) == 1  # the members agree
         assert {h.header.member_id for h in hashes} == set(ids.values())
