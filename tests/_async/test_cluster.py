@@ -44,6 +44,17 @@ async def wait_applied(client: AsyncClient, url: str, revision: int, timeout: fl
         await asleep(0.05)
 
 
+async def wait_leader_named(
+    client: AsyncClient, url: str, leader: int, timeout: float = 10
+) -> None:
+    """Until the member at `url` names `leader` as the leader in its Status."""
+    end = monotonic() + timeout
+    while (named := (await client.maintenance.status(url)).leader) != leader:
+        if monotonic() > end:
+            raise AssertionError(f"{url} still names {named:x} as leader, not {leader:x}")
+        await asleep(0.05)
+
+
 async def add_learner(client: AsyncClient, peer_url: str) -> Any:
     """MemberAdd as a learner; a cluster that started less than etcd's health interval (5 s)
     ago refuses reconfiguration with "unhealthy cluster", so that is waited out."""
@@ -164,7 +175,8 @@ async def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> N
         assert (await client.maintenance.status(target.url)).is_leader
         await wait_for(lambda: cluster.leader() is target, 10, "the metrics to name the target")
         for url in cluster.urls:
-            assert (await client.maintenance.status(url)).leader == ids[target.url]
+            # A follower learns of the new leader from its first append, a moment later.
+            await wait_leader_named(client, url, ids[target.url])
 
         for i in range(20):
             put = await client.put(f"every/{i}", str(i))

@@ -46,6 +46,17 @@ def wait_applied(client: Client, url: str, revision: int, timeout: float = 10) -
         sleep(0.05)
 
 
+def wait_leader_named(
+    client: Client, url: str, leader: int, timeout: float = 10
+) -> None:
+    """Until the member at `url` names `leader` as the leader in its Status."""
+    end = monotonic() + timeout
+    while (named := (client.maintenance.status(url)).leader) != leader:
+        if monotonic() > end:
+            raise AssertionError(f"{url} still names {named:x} as leader, not {leader:x}")
+        sleep(0.05)
+
+
 def add_learner(client: Client, peer_url: str) -> Any:
     """MemberAdd as a learner; a cluster that started less than etcd's health interval (5 s)
     ago refuses reconfiguration with "unhealthy cluster", so that is waited out."""
@@ -166,7 +177,8 @@ def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> None:
         assert (client.maintenance.status(target.url)).is_leader
         wait_for(lambda: cluster.leader() is target, 10, "the metrics to name the target")
         for url in cluster.urls:
-            assert (client.maintenance.status(url)).leader == ids[target.url]
+            # A follower learns of the new leader from its first append, a moment later.
+            wait_leader_named(client, url, ids[target.url])
 
         for i in range(20):
             put = client.put(f"every/{i}", str(i))
