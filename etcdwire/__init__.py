@@ -19,6 +19,7 @@ from ._async.concurrency import (
     AsyncSTM,
 )
 from ._async.lease import AsyncKeptLease
+from ._async.watch import AsyncWatch
 from ._backends.base import TLSConfig
 from ._etcd.endpoints import EndpointState, EndpointStatus
 from ._etcd.ops import (
@@ -46,6 +47,7 @@ from ._sync.concurrency import (
     Session,
 )
 from ._sync.lease import KeptLease
+from ._sync.watch import Watch
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
 
@@ -63,6 +65,7 @@ __all__ = [
     "AsyncRWMutex",
     "AsyncSTM",
     "AsyncSession",
+    "AsyncWatch",
     "ChannelOptions",
     "Client",
     "Compare",
@@ -80,6 +83,7 @@ __all__ = [
     "RWMutex",
     "Session",
     "TLSConfig",
+    "Watch",
     "WatchResponse",
     "compare_and_delete",
     "compare_and_swap",

@@ -116,6 +116,7 @@ __all__ = [
     "UserNotFound",
     "ValueProvided",
     "WatchCanceled",
+    "WatchOverflow",
     "WrongDowngradeVersionFormat",
     "error_from_status",
 ]
@@ -570,6 +571,11 @@ class WatchCanceled(EtcdError):
     def __init__(self, message: str = "", *, reason: str = "", endpoint: str | None = None) -> None:
         super().__init__(message, endpoint=endpoint)
         self.reason = reason
+
+
+class WatchOverflow(EtcdError):
+    """A watch with ``overflow="fail"`` fell ``max_buffered`` responses behind its consumer;
+    it was cancelled rather than drop events."""
 
 
 class RecipeError(EtcdError):

@@ -43,11 +43,11 @@ from ..errors import (
     InvalidAuthToken,
     NoLeader,
     PermissionDenied,
-    RecipeError,
     RemoteProtocolError,
     TransportError,
     Unavailable,
     UsageError,
+    WatchOverflow,
 )
 from .channel import AsyncCall, ReceiveTimeout, deadline_after
 from .manager import AsyncConnectionManager
@@ -59,10 +59,6 @@ logger = logging.getLogger("etcdwire.watch")
 POLL_INTERVAL = 0.5
 REOPEN_BACKOFF = (0.05, 0.1, 0.2, 0.5, 1.0)
 Overflow = Literal["block", "fail"]
-
-
-class WatchOverflow(RecipeError):
-    """A watch with ``overflow="fail"`` fell ``max_buffered`` responses behind."""
 
 
 _END = object()

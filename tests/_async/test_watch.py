@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from etcdwire import AsyncClient, Compacted, Op, UsageError
-from etcdwire._async.watch import WatchOverflow
+from etcdwire import AsyncClient, Compacted, Op, UsageError, WatchOverflow
 from etcdwire._compat import asleep
 from etcdwire.trace import FrameTrace, MessageTrace, TraceEvent
 from etcdwire.types import EventType

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from etcdwire import Client, Compacted, Op, UsageError
-from etcdwire._sync.watch import WatchOverflow
+from etcdwire import Client, Compacted, Op, UsageError, WatchOverflow
 from etcdwire._compat import sleep
 from etcdwire.trace import FrameTrace, MessageTrace, TraceEvent
 from etcdwire.types import EventType
