@@ -12,7 +12,7 @@ from typing import Any
 
 from etcdwire.tools.embedded import find_etcd_binary
 
-__all__ = ["EtcdctlProcess", "read_line"]
+__all__ = ["EtcdctlProcess", "StdinLines", "read_line"]
 
 
 def read_line(pipe: Any, buffer: bytes, timeout: float) -> tuple[str | None, bytes]:
@@ -34,15 +34,32 @@ def read_line(pipe: Any, buffer: bytes, timeout: float) -> tuple[str | None, byt
     return line.decode("utf-8", errors="replace"), rest
 
 
-class EtcdctlProcess:
+class StdinLines:
+    """Line input to a child process started with a stdin pipe (``self.proc``)."""
+
+    proc: subprocess.Popen[bytes]
+
+    def send_line(self, text: str) -> None:
+        """Write one line to its stdin."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def close_stdin(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+
+class EtcdctlProcess(StdinLines):
     """etcdctl running in the background (``lock``, ``elect``), its output read line by line
     with a deadline. Started without a preexec_fn, so no at-fork handler runs in the child."""
 
-    def __init__(self, member: Any, *args: str) -> None:
+    def __init__(self, member: Any, *args: str, stdin: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
         env["ETCDCTL_API"] = "3"
         self.proc = subprocess.Popen(
             [find_etcd_binary("etcdctl"), f"--endpoints={member.url}", *args],
+            stdin=subprocess.PIPE if stdin else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -64,5 +81,6 @@ class EtcdctlProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.etcdctl_process import read_line
+from tests.etcdctl_process import StdinLines, read_line
 
 __all__ = ["CliProcess", "CliResult", "cli", "cli_command", "cli_env"]
 
@@ -105,7 +105,7 @@ def run_cli(request: pytest.FixtureRequest) -> RunCli:
     return run
 
 
-class CliProcess:
+class CliProcess(StdinLines):
     """``etcdwire`` running in the background; stdout read line by line with a deadline,
     stderr collected at the end."""
 
@@ -115,13 +115,14 @@ class CliProcess:
         endpoint: Any = None,
         env: Mapping[str, str] | None = None,
         command: Sequence[str] | None = None,
+        stdin: bool = False,
     ) -> None:
         argv = (
             list(command) if command is not None else cli_command(*_endpoint_flags(endpoint), *args)
         )
         self.proc = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=cli_env(env),
@@ -172,7 +173,7 @@ class CliProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
-        for stream in (self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
 

@@ -6,8 +6,11 @@ real etcd and compare with etcdctl's view")."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from etcdwire.tools.ctl import run
 from etcdwire.tools.embedded import EtcdMember, run_etcdctl
 from tests.etcdctl_process import EtcdctlProcess
 
@@ -415,6 +419,103 @@ def test_watch_runs_a_command_per_event_with_etcdctls_variables(
     assert [text for text, _ in ran] == [f'ran "PUT" "{key}" "v 1"', f'ran "DELETE" "{key}" ""']
     assert all(int(revision) >= start + 1 for _, revision in ran)
     assert watcher.interrupt() == 130  # as etcdctl, killed by the SIGINT
+
+
+def test_watch_interactive_reads_watch_lines_from_stdin_as_etcdctl_does(
+    etcd: EtcdMember, prefix: str, background: Any
+) -> None:
+    """``watch -i`` (etcdctl's interactive mode): each ``watch ...`` line on stdin adds a
+    watch printing to the same output, exactly as etcdctl prints it; a line that is not a
+    valid command is reported on stderr and the watches go on; ``progress`` asks for a
+    progress notification; the end of the input ends the command with exit 3, as etcdctl."""
+    start = json.loads(etcdctl(etcd, "get", "x", "-w", "json").stdout)["header"]["revision"]
+    since = str(start + 1)
+    ours = background("watch", "-i", endpoint=etcd, stdin=True)
+    theirs = EtcdctlProcess(etcd, "watch", "-i", stdin=True)
+    try:
+        for process in (ours, theirs):
+            process.send_line(f"watch {prefix}a --rev {since}")
+            process.send_line("get x")
+            process.send_line("watch")
+            process.send_line(f"watch --prefix --prev-kv {prefix}b --rev {since}")
+        ours.send_line(f"watch --rev many {prefix}a")
+        # (etcdctl 3.5 mangles single-quoted words, so only we are given one)
+        ours.send_line(f"watch {prefix}c -- sh -c 'echo ran $ETCD_WATCH_KEY $ETCD_WATCH_VALUE'")
+        # One watch's events print before the next put, so both outputs have one order.
+        assert etcdctl(etcd, "put", prefix + "a", "1").rc == 0
+        first = ["PUT", f"{prefix}a", "1"]
+        assert ours.read_lines(3) == first
+        assert [theirs.read_line(10) for _ in first] == first
+        assert etcdctl(etcd, "put", prefix + "b/x", "2").rc == 0
+        assert etcdctl(etcd, "put", prefix + "b/x", "3").rc == 0
+        rest = ["PUT", f"{prefix}b/x", "2", "PUT", f"{prefix}b/x", "2", f"{prefix}b/x", "3"]
+        assert ours.read_lines(len(rest)) == rest
+        assert [theirs.read_line(10) for _ in rest] == rest
+        # Our extras: the per-event command of an interactive watch, and progress.
+        assert etcdctl(etcd, "put", prefix + "c", "4").rc == 0
+        assert ours.read_lines(4) == ["PUT", f"{prefix}c", "4", f'ran "{prefix}c" "4"']
+        ours.send_line("progress")
+        progress = ours.read_line(10)
+        assert progress is not None and progress.startswith("progress notify: ")
+        assert int(progress.split(": ")[1]) >= start + 4
+        ours.close_stdin()
+        theirs.close_stdin()
+        assert ours.wait() == 3
+        assert theirs.proc.wait(10) == 3
+    finally:
+        theirs.stop()
+    errors = ours.stderr.splitlines()
+    assert errors == [
+        "Invalid command get x (only watch and progress are supported)",
+        "Invalid command watch (command type or key is not provided)",
+        f"Invalid command watch --rev many {prefix}a (argument --rev: invalid int value: 'many')",
+        "Error: error reading watch request line: EOF",
+    ]
+    # A key on the command line has no place beside -i.
+    refused = cli("watch", "-i", prefix + "a", endpoint=etcd)
+    assert refused.rc == 128 and "standard input" in refused.stderr
+
+
+def test_watch_interactive_reports_a_compacted_start_and_keeps_reading(etcd_factory: Any) -> None:
+    """``watch -i``: a watch line whose revision was compacted is reported on stderr as
+    etcdctl reports a cancelled watch, and the next line still starts its watch."""
+    member = etcd_factory()
+    for value in ("1", "2", "3"):
+        assert etcdctl(member, "put", "k", value).rc == 0
+    assert etcdctl(member, "compaction", "4").rc == 0  # revisions 2-4 hold the puts
+    reader, writer = os.pipe()
+    stdin, feed = os.fdopen(reader, "r"), os.fdopen(writer, "w")
+    out, err = io.StringIO(), io.StringIO()
+    codes: list[int] = []
+    argv = [f"--endpoints={member.url}", "watch", "-i"]
+    runner = threading.Thread(
+        target=lambda: codes.append(run(argv, stdin=stdin, stdout=out, stderr=err, environ={}))
+    )
+    runner.start()
+    try:
+        feed.write("watch k --rev 2\n")
+        feed.flush()
+        _wait_until(lambda: "watch was canceled" in err.getvalue())
+        assert err.getvalue() == (
+            "watch was canceled (etcdserver: mvcc: required revision has been compacted)\n"
+        )
+        feed.write("watch k --rev 5\n")  # the next revision: seen however late it starts
+        feed.flush()
+        assert etcdctl(member, "put", "k", "4").rc == 0
+        _wait_until(lambda: out.getvalue() == "PUT\nk\n4\n")
+    finally:
+        feed.close()
+        runner.join(10)
+        stdin.close()
+    assert codes == [3]
+    assert err.getvalue().endswith("Error: error reading watch request line: EOF\n")
+
+
+def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
 
 
 # ---- lock and elect ---------------------------------------------------------------------------

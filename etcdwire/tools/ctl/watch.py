@@ -1,22 +1,35 @@
-"""``watch``: print each event as etcdctl does (PUT/DELETE, then the key-values) until Ctrl-C."""
+"""``watch``: print each event as etcdctl does (PUT/DELETE, then the key-values) until Ctrl-C.
+
+``watch -i`` (interactive) reads commands from standard input, one per line, as etcdctl does:
+``watch [options] KEY [RANGE_END] [-- CMD ARGS...]`` starts one more watch (all of them print
+to the same output), ``progress`` asks the server for a progress notification. A line that is
+not a valid command is reported on stderr and the rest go on; the end of the input ends the
+command with etcdctl's error (exit 3)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
+import threading
 from typing import Any
 
-from ...errors import Compacted, WatchCanceled
+from ... import Watch
+from ...errors import Compacted, EtcdError, WatchCanceled
 from ...types import EventType
 from .common import (
     EXIT_BAD_ARGS,
     EXIT_INTERRUPTED,
+    EXIT_INVALID_INPUT,
     CommandError,
     Context,
+    Parser,
     add_command,
     arg_bytes,
+    describe,
 )
+from .kv import argify
 from .output import Output, go_quote, header_json, kv_json, omit_empty
 
 __all__ = ["print_watch_response", "register"]
@@ -84,7 +97,8 @@ def _run_for_events(ctx: Context, command: list[str], response: Any) -> None:
             raise CommandError(f"command {command!r} error (exit status {code})")
 
 
-def _watch(ctx: Context, args: argparse.Namespace) -> int:
+def _open_watch(ctx: Context, args: argparse.Namespace) -> Watch:
+    """The watch ``args`` ask for (key, range end or prefix, options), created on the server."""
     if args.key is None and args.range_end is None:
         # etcdctl reads these when no key is given on the command line
         args.key = ctx.environ.get("ETCDCTL_WATCH_KEY")
@@ -93,8 +107,6 @@ def _watch(ctx: Context, args: argparse.Namespace) -> int:
         raise CommandError("watch needs a key or prefix and an optional range end", EXIT_BAD_ARGS)
     if args.prefix and args.range_end is not None:
         raise CommandError("unexpected range_end with --prefix", EXIT_BAD_ARGS)
-    if ctx.out.format == "table":
-        raise ctx.out.unsupported()
     watch = ctx.client.watch(
         arg_bytes(args.key),
         range_end=None if args.range_end is None else arg_bytes(args.range_end),
@@ -103,25 +115,50 @@ def _watch(ctx: Context, args: argparse.Namespace) -> int:
         prev_kv=args.prev_kv,
         progress_notify=args.progress_notify,
     )
-    try:
-        watch.start(timeout=ctx.options.command_timeout)
-        while True:
-            response = watch.receive(timeout=POLL)
-            if response is None:
-                if watch.ended:
-                    break
-                continue
+    return watch.start(timeout=ctx.options.command_timeout)
+
+
+def _follow(
+    ctx: Context, watch: Watch, exec_command: list[str] | None, lock: threading.Lock | None
+) -> None:
+    """Print the watch's responses (and run ``exec_command`` per event) until it ends.
+    ``lock``: held while printing, when several watches share the output."""
+    held = lock if lock is not None else contextlib.nullcontext()
+    while True:
+        response = watch.receive(timeout=POLL)
+        if response is None:
+            if watch.ended:
+                return
+            continue
+        with held:
             if response.progress_notify:
                 ctx.out.line(f"progress notify: {response.header.revision}")
                 ctx.out.flush()
                 continue
             if response.events:
                 print_watch_response(ctx.out, response)
-                if args.exec_command:
-                    _run_for_events(ctx, args.exec_command, response)
+                if exec_command:
+                    _run_for_events(ctx, exec_command, response)
+
+
+def _watch(ctx: Context, args: argparse.Namespace) -> int:
+    if ctx.out.format == "table":
+        raise ctx.out.unsupported()
+    if args.interactive:
+        if args.key is not None or args.exec_command:
+            raise CommandError(
+                "watch -i reads its watch commands from standard input, not the command line",
+                EXIT_BAD_ARGS,
+            )
+        return _watch_interactive(ctx)
+    watch: Watch | None = None
+    try:
+        watch = _open_watch(ctx, args)
+        _follow(ctx, watch, args.exec_command, None)
     except KeyboardInterrupt:
         # etcdctl's watch dies of the SIGINT, which the shell reports as 130.
-        watch.cancel()
+        if watch is not None:
+            watch.cancel()
         return EXIT_INTERRUPTED_BY_SIGNAL
     except (Compacted, WatchCanceled) as exc:
         ctx.warn(f"watch was canceled ({exc.message})")
@@ -129,20 +166,87 @@ def _watch(ctx: Context, args: argparse.Namespace) -> int:
     raise CommandError("watch is canceled by the server", EXIT_INTERRUPTED)
 
 
-def register(subparsers: Any) -> None:
-    parser = add_command(
-        subparsers,
-        "watch",
-        _watch,
-        "Watches events stream on keys or prefixes",
-        description=(
-            "Watches a key, a range [key, range_end) or a prefix until Ctrl-C. "
-            "`watch KEY -- CMD ARGS...` runs CMD for each event, with ETCD_WATCH_REVISION, "
-            "ETCD_WATCH_EVENT_TYPE, ETCD_WATCH_KEY and ETCD_WATCH_VALUE set; without KEY, "
-            "ETCDCTL_WATCH_KEY and ETCDCTL_WATCH_RANGE_END are read."
-        ),
-    )
-    parser.set_defaults(exec_after_dash=True)
+class _Interactive:
+    """The watches ``watch -i`` started, each followed by a thread of its own."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.watches: list[Watch] = []
+        self.parser = Parser(prog="watch", add_help=False)
+        _add_watch_arguments(self.parser)
+
+    def command(self, line: str) -> None:
+        """Carry out one input line; a bad one is reported on stderr."""
+        words = argify(line)
+        if not words:
+            self.warn(f"Invalid command: {line} (watch and progress supported)")
+        elif words[0] == "progress" and len(words) == 1:
+            if self.watches:
+                self.watches[-1].request_progress()
+            else:
+                self.warn(f"Invalid command {line} (no watch to report progress on)")
+        elif words[0] != "watch":
+            self.warn(f"Invalid command {line} (only watch and progress are supported)")
+        else:
+            try:
+                self.start(words[1:])
+            except CommandError as exc:
+                self.warn(f"Invalid command {line} ({exc.message})")
+            except (Compacted, WatchCanceled) as exc:
+                self.warn(f"watch was canceled ({exc.message})")
+            except EtcdError as exc:  # the others go on
+                self.warn(f"Error: {describe(exc)}")
+
+    def start(self, words: list[str]) -> None:
+        exec_command = None
+        if "--" in words:
+            index = words.index("--")
+            words, exec_command = words[:index], words[index + 1 :]
+            if not exec_command:
+                raise CommandError("bad number of arguments (found separator --, but no commands)")
+        args = self.parser.parse_args(words)
+        if args.key is None and "ETCDCTL_WATCH_KEY" not in self.ctx.environ:
+            raise CommandError("command type or key is not provided")
+        watch = _open_watch(self.ctx, args)
+        self.watches.append(watch)
+        thread = threading.Thread(
+            target=self._run, args=(watch, exec_command), name="etcdwire-watch-i", daemon=True
+        )
+        thread.start()
+
+    def _run(self, watch: Watch, exec_command: list[str] | None) -> None:
+        try:
+            _follow(self.ctx, watch, exec_command, self.lock)
+        except (Compacted, WatchCanceled) as exc:
+            self.warn(f"watch was canceled ({exc.message})")
+        except CommandError as exc:  # the per-event command failed: this watch ends
+            watch.cancel()
+            self.warn(exc.message)
+
+    def warn(self, message: str) -> None:
+        with self.lock:
+            self.ctx.warn(message)
+
+    def cancel_all(self) -> None:
+        for watch in self.watches:
+            watch.cancel()
+
+
+def _watch_interactive(ctx: Context) -> int:
+    session = _Interactive(ctx)
+    try:
+        while line := ctx.stdin.readline():
+            session.command(line.rstrip("\r\n"))
+    except KeyboardInterrupt:
+        session.cancel_all()
+        return EXIT_INTERRUPTED_BY_SIGNAL
+    session.cancel_all()
+    raise CommandError("error reading watch request line: EOF", EXIT_INVALID_INPUT)
+
+
+def _add_watch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The key, range end and options of one watch (the command line's and ``watch -i``'s)."""
     parser.add_argument("key", nargs="?")
     parser.add_argument("range_end", nargs="?")
     parser.add_argument("--prefix", action="store_true", help="watch on a prefix")
@@ -158,4 +262,28 @@ def register(subparsers: Any) -> None:
         dest="progress_notify",
         action="store_true",
         help="get periodic watch progress notifications from the server",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(
+        subparsers,
+        "watch",
+        _watch,
+        "Watches events stream on keys or prefixes",
+        description=(
+            "Watches a key, a range [key, range_end) or a prefix until Ctrl-C. "
+            "`watch KEY -- CMD ARGS...` runs CMD for each event, with ETCD_WATCH_REVISION, "
+            "ETCD_WATCH_EVENT_TYPE, ETCD_WATCH_KEY and ETCD_WATCH_VALUE set; without KEY, "
+            "ETCDCTL_WATCH_KEY and ETCDCTL_WATCH_RANGE_END are read. `watch -i` reads "
+            "`watch [options] KEY [RANGE_END] [-- CMD ...]` and `progress` lines from stdin."
+        ),
+    )
+    parser.set_defaults(exec_after_dash=True)
+    _add_watch_arguments(parser)
+    parser.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="read watch commands from standard input, one per line",
     )
