@@ -16,11 +16,12 @@ every operation::
     result = op.parse_response(reply)          # -> etcdwire.types.GetResponse
 
 Keys and values are ``bytes`` or ``str`` (encoded as UTF-8); nothing else is accepted.
+The input checks live in :mod:`.checks`, the txn guards in :mod:`.compare` and the lease
+requests in :mod:`.lease_requests`; this module re-exports their public names.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
@@ -40,6 +41,34 @@ from ..types import (
     TxnResponse,
 )
 from . import convert, methods
+from .checks import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_TXN_OPS,
+    FROM_KEY_END,
+    GRPC_OVERHEAD_BYTES,
+    INT64_MAX,
+    MAX_LEASE_TTL,
+    RAFT_ENVELOPE_BYTES,
+    as_bytes,
+    as_count,
+    as_flag,
+    as_member,
+    check_key,
+    check_limits,
+    check_range,
+    check_size,
+    expect,
+    prefix_range_end,
+    resolve_range,
+    utf8,
+)
+from .compare import Compare, CompareResult, CompareSubject, CompareTarget, key_exists, key_missing
+from .lease_requests import (
+    lease_grant_request,
+    lease_keep_alive_request,
+    lease_revoke_request,
+    lease_time_to_live_request,
+)
 
 __all__ = [
     "DEFAULT_MAX_REQUEST_BYTES",
@@ -70,187 +99,14 @@ __all__ = [
     "parse_compact_response",
     "prefix_range_end",
     "put_if_absent",
+    "utf8",
 ]
 
-#: etcd's default ``--max-txn-ops``: the most entries one txn list (compare, success or
-#: failure) may hold.
-DEFAULT_MAX_TXN_OPS = 128
-#: etcd's default ``--max-request-bytes`` (1.5 MiB).
-DEFAULT_MAX_REQUEST_BYTES = 1_572_864
-#: etcd accepts gRPC messages up to ``--max-request-bytes`` plus this much
-#: (server/etcdserver/api/v3rpc/grpc.go ``grpcOverheadBytes``); reads are bounded by that sum.
-GRPC_OVERHEAD_BYTES = 512 * 1024
-#: A write is proposed to raft wrapped in an InternalRaftRequest whose header adds some bytes
-#: before etcd compares the size with ``--max-request-bytes``. Measured against etcd 3.5.1 the
-#: envelope is 17 bytes (the largest PutRequest accepted at the default limit is 1,572,847
-#: bytes); we count 16 so that a request refused here is always one the server would refuse.
-RAFT_ENVELOPE_BYTES = 16
-#: The longest lease TTL etcd grants, in seconds (server/lease/lessor.go ``MaxLeaseTTL``).
-MAX_LEASE_TTL = 9_000_000_000
-
-_INT64_MAX = 2**63 - 1
-_FROM_KEY_END = b"\0"
 _UNSORTED = SortOrder.NONE
 _BY_KEY = SortTarget.KEY
 
 ReqT = TypeVar("ReqT", bound=Message)
 R = TypeVar("R")
-
-
-# ----------------------------------------------------------------------------- input checks
-
-
-def _as_bytes(value: object, what: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return utf8(value, what)
-    raise UsageError(f"{what} must be bytes or str, not {type(value).__name__}")
-
-
-def utf8(text: str, what: str) -> bytes:
-    """``text`` encoded as UTF-8; a str UTF-8 cannot encode (a lone surrogate, as
-    ``os.fsdecode`` makes from undecodable bytes) is bad input, not a crash."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise UsageError(
-            f"{what} is a str that UTF-8 cannot encode ({exc.reason} at index {exc.start});"
-            " pass bytes instead"
-        ) from None
-
-
-def _as_count(value: object, what: str) -> int:
-    """A non-negative int64 (limits, revisions, lease IDs, versions)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise UsageError(f"{what} must not be negative (got {value})")
-    if value > _INT64_MAX:
-        raise UsageError(f"{what} does not fit etcd's int64 (got {value})")
-    return value
-
-
-def _as_flag(value: object, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise UsageError(f"{what} must be True or False, not {type(value).__name__}")
-    return value
-
-
-_E = TypeVar("_E", bound=enum.Enum)
-
-
-def _as_member(value: object, kind: type[_E], what: str) -> _E:
-    """An enum member, or its name in any case (``"descend"``)."""
-    if isinstance(value, kind):
-        return value
-    if isinstance(value, str) and value.upper() in kind.__members__:
-        return kind[value.upper()]
-    choices = ", ".join(kind.__members__)
-    raise UsageError(f"{what} must be a {kind.__name__} ({choices}), not {value!r}")
-
-
-def _check_key(key: object, verb: str) -> None:
-    if not isinstance(key, bytes):
-        raise UsageError(f"{verb}: key must be bytes, not {type(key).__name__}")
-    if not key:
-        raise UsageError(
-            f"{verb}: the key must not be empty (etcd: 'key is not provided'); "
-            "to address every key, pass an empty key with from_key=True or prefix=True"
-        )
-
-
-def _check_range(key: bytes, range_end: object, verb: str) -> None:
-    """``range_end``: b"" for the single key, b"\\0" for every key >= key, else > key."""
-    if not isinstance(range_end, bytes):
-        raise UsageError(f"{verb}: range_end must be bytes, not {type(range_end).__name__}")
-    if range_end not in (b"", _FROM_KEY_END) and range_end <= key:
-        raise UsageError(
-            f"{verb}: range_end {range_end!r} must sort after key {key!r}; "
-            f"the range [key, range_end) would be empty"
-        )
-
-
-def _resolve_range(
-    key: object, range_end: object, prefix: bool, from_key: bool, verb: str
-) -> tuple[bytes, bytes]:
-    """Turn the range options into (key, range_end) as etcd's Go client does (op.go
-    ``WithPrefix``, ``WithFromKey``, ``WithRange``)."""
-    raw = _as_bytes(key, "key")
-    _as_flag(prefix, "prefix")
-    _as_flag(from_key, "from_key")
-    if (range_end is not None) + prefix + from_key > 1:
-        chosen = [
-            name
-            for name, on in (
-                ("range_end", range_end is not None),
-                ("prefix", prefix),
-                ("from_key", from_key),
-            )
-            if on
-        ]
-        raise UsageError(f"{verb}: {' and '.join(chosen)} cannot be combined; choose one")
-    if prefix:
-        if not raw:  # Go: an empty prefix means every key
-            return _FROM_KEY_END, _FROM_KEY_END
-        return raw, prefix_range_end(raw)
-    if from_key:
-        return raw or _FROM_KEY_END, _FROM_KEY_END
-    if range_end is None:
-        return raw, b""
-    end = _as_bytes(range_end, "range_end")
-    if not end:
-        raise UsageError(f"{verb}: range_end must not be empty; omit it to address a single key")
-    return raw, end
-
-
-def prefix_range_end(prefix: bytes | str) -> bytes:
-    """The range end that selects every key starting with ``prefix`` (Go's
-    ``GetPrefixRangeEnd``): the prefix with its last byte below 0xFF incremented and the rest
-    dropped. A prefix of 0xFF bytes only, or an empty one, has no such end: the result is
-    b"\\0", which etcd reads as "to the end of the key space"."""
-    raw = bytearray(_as_bytes(prefix, "prefix"))
-    for i in range(len(raw) - 1, -1, -1):
-        if raw[i] < 0xFF:
-            raw[i] += 1
-            return bytes(raw[: i + 1])
-    return _FROM_KEY_END
-
-
-def _check_size(message: Message, *, write: bool, max_request_bytes: int) -> None:
-    """etcd refuses a write whose raft proposal exceeds ``--max-request-bytes``
-    (etcdserver ``ErrRequestTooLarge``) and any gRPC message over that limit plus 512 KiB."""
-    size = message.ByteSize()
-    if write and size + RAFT_ENVELOPE_BYTES > max_request_bytes:
-        raise UsageError(
-            f"request too large: {size} bytes, and etcd adds about {RAFT_ENVELOPE_BYTES} bytes "
-            f"of raft header to a write; the server's --max-request-bytes is "
-            f"{max_request_bytes} (etcd: 'request is too large')"
-        )
-    if not write and size > max_request_bytes + GRPC_OVERHEAD_BYTES:
-        raise UsageError(
-            f"request too large: {size} bytes; etcd accepts at most --max-request-bytes "
-            f"({max_request_bytes}) + {GRPC_OVERHEAD_BYTES} bytes per gRPC message"
-        )
-
-
-def _check_limits(max_txn_ops: object, max_request_bytes: object) -> None:
-    if (
-        type(max_txn_ops) is int
-        and type(max_request_bytes) is int
-        and 0 < max_txn_ops <= _INT64_MAX
-        and 0 < max_request_bytes <= _INT64_MAX
-    ):
-        return  # the usual case, checked without building the messages below
-    for value, what in ((max_txn_ops, "max_txn_ops"), (max_request_bytes, "max_request_bytes")):
-        if _as_count(value, what) == 0:
-            raise UsageError(f"{what} must be positive")
-
-
-def _expect(message: object, kind: type[Any]) -> Any:
-    if not isinstance(message, kind):
-        raise UsageError(f"expected a {kind.__name__}, got {type(message).__name__}")
-    return message
 
 
 # ----------------------------------------------------------------------------- operations
@@ -291,10 +147,10 @@ class Op(Generic[ReqT, R]):
     ) -> ReqT:
         """The protobuf request, checked against the server's ``--max-txn-ops`` and
         ``--max-request-bytes``."""
-        _check_limits(max_txn_ops, max_request_bytes)
+        check_limits(max_txn_ops, max_request_bytes)
         self._check_txn_ops(max_txn_ops)
         request = self._build()
-        _check_size(request, write=self.is_write, max_request_bytes=max_request_bytes)
+        check_size(request, write=self.is_write, max_request_bytes=max_request_bytes)
         return request
 
     def to_request_op(self) -> rpc_pb2.RequestOp:
@@ -305,7 +161,7 @@ class Op(Generic[ReqT, R]):
 
     def parse_response(self, message: Message) -> R:
         """Convert the RPC's protobuf response to the user-facing type."""
-        return self._convert(_expect(message, self.method.response_type))
+        return self._convert(expect(message, self.method.response_type))
 
     @staticmethod
     def get(
@@ -334,9 +190,9 @@ class Op(Generic[ReqT, R]):
         needs a range. The four revision filters are inclusive bounds, 0 meaning unbounded.
         """
         verb = "get"
-        raw_key, end = _resolve_range(key, range_end, prefix, from_key, verb)
-        order = None if sort_order is None else _as_member(sort_order, SortOrder, "sort_order")
-        target = None if sort_target is None else _as_member(sort_target, SortTarget, "sort_target")
+        raw_key, end = resolve_range(key, range_end, prefix, from_key, verb)
+        order = None if sort_order is None else as_member(sort_order, SortOrder, "sort_order")
+        target = None if sort_target is None else as_member(sort_target, SortTarget, "sort_target")
         if (order is not None or target is not None) and not end:
             raise UsageError(
                 "get: sorting needs a range (range_end, prefix or from_key); "
@@ -381,8 +237,8 @@ class Op(Generic[ReqT, R]):
         the current value (pass an empty value) and ``ignore_lease`` the current lease (pass
         no lease); both fail on the server if the key does not exist."""
         return PutOp(
-            key=_as_bytes(key, "key"),
-            value=_as_bytes(value, "value"),
+            key=as_bytes(key, "key"),
+            value=as_bytes(value, "value"),
             lease=lease,
             prev_kv=prev_kv,
             ignore_value=ignore_value,
@@ -400,7 +256,7 @@ class Op(Generic[ReqT, R]):
     ) -> DeleteOp:
         """Delete ``key``, or a range chosen as in :meth:`get`; ``prev_kv`` returns the
         deleted key-values."""
-        raw_key, end = _resolve_range(key, range_end, prefix, from_key, "delete")
+        raw_key, end = resolve_range(key, range_end, prefix, from_key, "delete")
         return DeleteOp(key=raw_key, range_end=end, prev_kv=prev_kv)
 
     @staticmethod
@@ -438,8 +294,8 @@ class GetOp(Op[rpc_pb2.RangeRequest, GetResponse]):
     max_create_revision: int = 0
 
     def __post_init__(self) -> None:
-        _check_key(self.key, "get")
-        _check_range(self.key, self.range_end, "get")
+        check_key(self.key, "get")
+        check_range(self.key, self.range_end, "get")
         for value, name in (
             (self.limit, "limit"),
             (self.revision, "revision"),
@@ -448,22 +304,22 @@ class GetOp(Op[rpc_pb2.RangeRequest, GetResponse]):
             (self.min_create_revision, "min_create_revision"),
             (self.max_create_revision, "max_create_revision"),
         ):
-            if type(value) is not int or not 0 <= value <= _INT64_MAX:
-                _as_count(value, name)  # raises, unless an int subclass in range
+            if type(value) is not int or not 0 <= value <= INT64_MAX:
+                as_count(value, name)  # raises, unless an int subclass in range
         for flag, name in (
             (self.serializable, "serializable"),
             (self.keys_only, "keys_only"),
             (self.count_only, "count_only"),
         ):
             if type(flag) is not bool:
-                _as_flag(flag, name)  # raises
+                as_flag(flag, name)  # raises
         if type(self.sort_order) is not SortOrder:  # a name: normalized to the member
             object.__setattr__(
-                self, "sort_order", _as_member(self.sort_order, SortOrder, "sort_order")
+                self, "sort_order", as_member(self.sort_order, SortOrder, "sort_order")
             )
         if type(self.sort_target) is not SortTarget:
             object.__setattr__(
-                self, "sort_target", _as_member(self.sort_target, SortTarget, "sort_target")
+                self, "sort_target", as_member(self.sort_target, SortTarget, "sort_target")
             )
         for low, high in (
             ("min_mod_revision", "max_mod_revision"),
@@ -527,12 +383,12 @@ class PutOp(Op[rpc_pb2.PutRequest, PutResponse]):
     ignore_lease: bool = False
 
     def __post_init__(self) -> None:
-        _check_key(self.key, "put")
+        check_key(self.key, "put")
         if not isinstance(self.value, bytes):
             raise UsageError(f"put: value must be bytes, not {type(self.value).__name__}")
-        _as_count(self.lease, "lease")
+        as_count(self.lease, "lease")
         for name in ("prev_kv", "ignore_value", "ignore_lease"):
-            _as_flag(getattr(self, name), name)
+            as_flag(getattr(self, name), name)
         if self.ignore_value and self.value:
             raise UsageError(
                 "put: ignore_value keeps the current value, so the value must be empty "
@@ -579,9 +435,9 @@ class DeleteOp(Op[rpc_pb2.DeleteRangeRequest, DeleteResponse]):
     prev_kv: bool = False
 
     def __post_init__(self) -> None:
-        _check_key(self.key, "delete")
-        _check_range(self.key, self.range_end, "delete")
-        _as_flag(self.prev_kv, "prev_kv")
+        check_key(self.key, "delete")
+        check_range(self.key, self.range_end, "delete")
+        as_flag(self.prev_kv, "prev_kv")
 
     @property
     def method(self) -> Method[rpc_pb2.DeleteRangeRequest, rpc_pb2.DeleteRangeResponse]:
@@ -736,205 +592,6 @@ def _writes(ops: tuple[AnyOp, ...], branch: str) -> tuple[set[bytes], list[tuple
     return puts, dels
 
 
-# ----------------------------------------------------------------------------- comparisons
-
-
-class CompareTarget(enum.Enum):
-    """What a comparison looks at (Compare.CompareTarget)."""
-
-    VERSION = 0
-    CREATE_REVISION = 1
-    MOD_REVISION = 2
-    VALUE = 3
-    LEASE = 4
-
-
-class CompareResult(enum.Enum):
-    """The relation a comparison asks for (Compare.CompareResult)."""
-
-    EQUAL = 0
-    GREATER = 1
-    LESS = 2
-    NOT_EQUAL = 3
-
-
-_PB_TARGET = {
-    CompareTarget.VERSION: rpc_pb2.Compare.VERSION,
-    CompareTarget.CREATE_REVISION: rpc_pb2.Compare.CREATE,
-    CompareTarget.MOD_REVISION: rpc_pb2.Compare.MOD,
-    CompareTarget.VALUE: rpc_pb2.Compare.VALUE,
-    CompareTarget.LEASE: rpc_pb2.Compare.LEASE,
-}
-_PB_RESULT = {
-    CompareResult.EQUAL: rpc_pb2.Compare.EQUAL,
-    CompareResult.GREATER: rpc_pb2.Compare.GREATER,
-    CompareResult.LESS: rpc_pb2.Compare.LESS,
-    CompareResult.NOT_EQUAL: rpc_pb2.Compare.NOT_EQUAL,
-}
-_UNION_FIELD = {
-    CompareTarget.VERSION: "version",
-    CompareTarget.CREATE_REVISION: "create_revision",
-    CompareTarget.MOD_REVISION: "mod_revision",
-    CompareTarget.VALUE: "value",
-    CompareTarget.LEASE: "lease",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    """One txn guard: ``target`` of ``key`` (or of every key in [key, range_end)) compared
-    with ``operand``. Build it with the operators of :class:`CompareSubject`::
-
-        Compare.value("k") == b"v"       Compare.version("k") == 0   # key absent
-        Compare.mod_revision("k") < 42   Compare.lease("k") != 0
-
-    etcd evaluates a value comparison on a missing key as false, and a numeric one as if the
-    key had all zero fields (server/etcdserver/apply.go ``applyCompare``).
-    """
-
-    key: bytes
-    target: CompareTarget
-    result: CompareResult
-    operand: bytes | int
-    range_end: bytes = b""
-
-    def __post_init__(self) -> None:
-        _check_key(self.key, "compare")
-        _check_range(self.key, self.range_end, "compare")
-        object.__setattr__(self, "target", _as_member(self.target, CompareTarget, "target"))
-        object.__setattr__(self, "result", _as_member(self.result, CompareResult, "result"))
-        if self.target is CompareTarget.VALUE:
-            if not isinstance(self.operand, bytes):
-                raise UsageError(
-                    f"compare: a value is compared with bytes, not {type(self.operand).__name__}"
-                )
-        else:
-            _as_count(self.operand, f"compare: the {self.target.name.lower()} operand")
-
-    def __bool__(self) -> bool:
-        raise UsageError(
-            "a Compare is evaluated by etcd inside a txn, not by Python; pass it to Op.txn()"
-        )
-
-    @staticmethod
-    def value(
-        key: bytes | str, *, range_end: bytes | str | None = None, prefix: bool = False
-    ) -> CompareSubject:
-        """Compare the value of ``key`` (with bytes or str)."""
-        return CompareSubject._make(key, range_end, prefix, CompareTarget.VALUE)
-
-    @staticmethod
-    def version(
-        key: bytes | str, *, range_end: bytes | str | None = None, prefix: bool = False
-    ) -> CompareSubject:
-        """Compare the version of ``key`` (0 when the key does not exist)."""
-        return CompareSubject._make(key, range_end, prefix, CompareTarget.VERSION)
-
-    @staticmethod
-    def create_revision(
-        key: bytes | str, *, range_end: bytes | str | None = None, prefix: bool = False
-    ) -> CompareSubject:
-        """Compare the revision at which ``key`` was created."""
-        return CompareSubject._make(key, range_end, prefix, CompareTarget.CREATE_REVISION)
-
-    @staticmethod
-    def mod_revision(
-        key: bytes | str, *, range_end: bytes | str | None = None, prefix: bool = False
-    ) -> CompareSubject:
-        """Compare the revision at which ``key`` was last modified."""
-        return CompareSubject._make(key, range_end, prefix, CompareTarget.MOD_REVISION)
-
-    @staticmethod
-    def lease(
-        key: bytes | str, *, range_end: bytes | str | None = None, prefix: bool = False
-    ) -> CompareSubject:
-        """Compare the lease ID attached to ``key`` (0: no lease)."""
-        return CompareSubject._make(key, range_end, prefix, CompareTarget.LEASE)
-
-    def to_pb(self) -> rpc_pb2.Compare:
-        message = rpc_pb2.Compare(
-            key=self.key,
-            range_end=self.range_end,
-            target=_PB_TARGET[self.target],
-            result=_PB_RESULT[self.result],
-        )
-        # Setting the member selects the oneof case even for 0, so the target is explicit.
-        setattr(message, _UNION_FIELD[self.target], self.operand)
-        return message
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CompareSubject:
-    """The left side of a comparison; ``==``, ``!=``, ``<`` and ``>`` turn it into a
-    :class:`Compare`. etcd has no ``<=`` or ``>=``."""
-
-    key: bytes
-    range_end: bytes
-    target: CompareTarget
-
-    def __post_init__(self) -> None:
-        _check_key(self.key, "compare")
-        _check_range(self.key, self.range_end, "compare")
-
-    @classmethod
-    def _make(
-        cls, key: object, range_end: object, prefix: bool, target: CompareTarget
-    ) -> CompareSubject:
-        raw_key, end = _resolve_range(key, range_end, prefix, False, "compare")
-        return cls(key=raw_key, range_end=end, target=target)
-
-    def _compare(self, result: CompareResult, operand: object) -> Compare:
-        if self.target is CompareTarget.VALUE:
-            operand = _as_bytes(operand, "compare: the value operand")
-        elif isinstance(operand, bool) or not isinstance(operand, int):
-            raise UsageError(
-                f"compare: the {self.target.name.lower()} of a key is compared with an int, "
-                f"not {type(operand).__name__}"
-            )
-        return Compare(
-            key=self.key,
-            target=self.target,
-            result=result,
-            operand=operand,
-            range_end=self.range_end,
-        )
-
-    def __eq__(self, other: object) -> Compare:  # type: ignore[override]
-        return self._compare(CompareResult.EQUAL, other)
-
-    def __ne__(self, other: object) -> Compare:  # type: ignore[override]
-        return self._compare(CompareResult.NOT_EQUAL, other)
-
-    def __lt__(self, other: object) -> Compare:
-        return self._compare(CompareResult.LESS, other)
-
-    def __gt__(self, other: object) -> Compare:
-        return self._compare(CompareResult.GREATER, other)
-
-    def __le__(self, other: object) -> Compare:
-        raise UsageError("etcd compares with =, !=, < and > only; for <= n use < n + 1")
-
-    def __ge__(self, other: object) -> Compare:
-        raise UsageError("etcd compares with =, !=, < and > only; for >= n use > n - 1")
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __bool__(self) -> bool:
-        raise UsageError(
-            "an unfinished comparison has no truth value; complete it with ==, !=, < or >"
-        )
-
-
-def key_exists(key: bytes | str) -> Compare:
-    """Holds when ``key`` exists (Go's clientv3util.KeyExists: version > 0)."""
-    return Compare.version(key) > 0
-
-
-def key_missing(key: bytes | str) -> Compare:
-    """Holds when ``key`` does not exist (Go's clientv3util.KeyMissing: version == 0)."""
-    return Compare.version(key) == 0
-
-
 # ----------------------------------------------------------------------------- txn helpers
 
 
@@ -1008,7 +665,7 @@ def next_page(op: GetOp, response: GetResponse) -> GetOp | None:
             return None
         return replace(op, range_end=last, revision=revision)
     start = last + b"\0"
-    if op.range_end != _FROM_KEY_END and start >= op.range_end:
+    if op.range_end != FROM_KEY_END and start >= op.range_end:
         return None
     return replace(op, key=start, revision=revision)
 
@@ -1018,39 +675,10 @@ def next_page(op: GetOp, response: GetResponse) -> GetOp | None:
 
 def compact_request(revision: int, *, physical: bool = False) -> rpc_pb2.CompactionRequest:
     """Compact the history before ``revision``; ``physical`` waits until the space is freed."""
-    if _as_count(revision, "revision") == 0:
+    if as_count(revision, "revision") == 0:
         raise UsageError("compact: revision must be at least 1")
-    return rpc_pb2.CompactionRequest(revision=revision, physical=_as_flag(physical, "physical"))
+    return rpc_pb2.CompactionRequest(revision=revision, physical=as_flag(physical, "physical"))
 
 
 def parse_compact_response(message: Message) -> CompactResponse:
-    return convert.compact_response(_expect(message, rpc_pb2.CompactionResponse))
-
-
-def lease_grant_request(ttl: int, *, lease_id: int = 0) -> rpc_pb2.LeaseGrantRequest:
-    """Grant a lease of ``ttl`` seconds (etcd raises a TTL below its minimum to that minimum);
-    ``lease_id`` 0 lets the server choose the ID."""
-    if _as_count(ttl, "ttl") > MAX_LEASE_TTL:
-        raise UsageError(f"lease ttl {ttl} exceeds etcd's maximum of {MAX_LEASE_TTL} seconds")
-    return rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=_as_count(lease_id, "lease_id"))
-
-
-def _lease_id(lease_id: int) -> int:
-    if _as_count(lease_id, "lease_id") == 0:
-        raise UsageError("lease_id must not be 0 (0 means 'no lease')")
-    return lease_id
-
-
-def lease_revoke_request(lease_id: int) -> rpc_pb2.LeaseRevokeRequest:
-    return rpc_pb2.LeaseRevokeRequest(ID=_lease_id(lease_id))
-
-
-def lease_keep_alive_request(lease_id: int) -> rpc_pb2.LeaseKeepAliveRequest:
-    return rpc_pb2.LeaseKeepAliveRequest(ID=_lease_id(lease_id))
-
-
-def lease_time_to_live_request(
-    lease_id: int, *, keys: bool = False
-) -> rpc_pb2.LeaseTimeToLiveRequest:
-    """Ask for a lease's remaining TTL; ``keys`` also lists the keys attached to it."""
-    return rpc_pb2.LeaseTimeToLiveRequest(ID=_lease_id(lease_id), keys=_as_flag(keys, "keys"))
+    return convert.compact_response(expect(message, rpc_pb2.CompactionResponse))

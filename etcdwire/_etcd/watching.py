@@ -14,7 +14,7 @@ from .._pb import kv_pb2
 from ..errors import UsageError
 from ..types import Event, ResponseHeader
 from . import convert
-from .ops import _resolve_range
+from .checks import resolve_range
 from .watch_demux import Events, Progress, Resumed, WatchSpec
 
 __all__ = ["EventSequence", "WatchResponse", "response_from_delivery", "watch_spec"]
@@ -140,7 +140,7 @@ def watch_spec(
     for name, flag in flags.items():
         if not isinstance(flag, bool):
             raise UsageError(f"watch: {name} must be True or False, not {flag!r}")
-    raw_key, end = _resolve_range(key, range_end, prefix, from_key, "watch")
+    raw_key, end = resolve_range(key, range_end, prefix, from_key, "watch")
     if (
         isinstance(start_revision, bool)
         or not isinstance(start_revision, int)
