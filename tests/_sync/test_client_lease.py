@@ -1,8 +1,8 @@
 # Generated from tests/_async/test_client_lease.py by scripts/unasync.py.
 # DO NOT EDIT: change the source and run `python scripts/unasync.py`.
 """Leases through the client against real etcd: the lease RPCs, kept leases on one shared
-keep-alive stream, explicit loss signals, and leases kept alive across a failover and a restart
-(issue "The client", points 1 and 3)."""
+keep-alive stream, and explicit loss signals (issue "The client", points 1 and 3). The 30-second
+holds across a failover and a restart run both clients at once: tests/test_lease_both_clients.py."""
 
 from __future__ import annotations
 
@@ -81,47 +81,3 @@ def test_closing_the_client_lets_the_lease_expire_and_says_so(etcd: Any) -> None
         assert lease.lost.is_set() and "closed" in (lease.lost_reason or "")
         sleep(3.5)
         assert (observer.lease.time_to_live(lease.id)).ttl == -1
-
-
-def keep_for(client: Client, lease: Any, seconds: float) -> None:
-    """Check every half second for ``seconds`` that the lease stays alive on the server."""
-    end = monotonic() + seconds
-    while monotonic() < end:
-        assert lease.alive, lease.lost_reason
-        sleep(0.5)
-
-
-@pytest.mark.cluster
-def test_lease_kept_alive_30s_across_a_failover(fresh_cluster: Any) -> None:
-    """TTL 5 s, kept for 30 s while the member the client is pinned to is stopped after 10 s:
-    the keep-alive stream moves to another member and the lease never lapses."""
-    cluster = fresh_cluster(3)
-    with Client(cluster.urls, timeout=10) as client:
-        lease = client.lease(5).grant()
-        keep_for(client, lease, 10)
-        pinned = next(row.endpoint for row in client.info() if row.active)
-        victim = next(m for m in cluster.members if m.url == pinned)
-        victim.stop()
-        keep_for(client, lease, 20)
-        assert (client.lease.time_to_live(lease.id)).ttl > 0
-        assert client.lease.keeper.streams_opened >= 2
-        assert next(row.endpoint for row in client.info() if row.active) != pinned
-        lease.revoke()
-
-
-@pytest.mark.cluster
-def test_lease_kept_alive_30s_across_a_restart_of_the_only_member(
-    etcd_factory: Any,
-) -> None:
-    """TTL 5 s, kept for 30 s while the only member is restarted: the keeper reconnects with
-    backoff within the TTL and the lease stays alive (etcd renews leases on restart)."""
-    member = etcd_factory()
-    with Client(member.url, timeout=10) as client:
-        lease = client.lease(5).grant()
-        keep_for(client, lease, 10)
-        member.stop()
-        sleep(1)
-        member.restart()
-        keep_for(client, lease, 20)
-        assert (client.lease.time_to_live(lease.id)).ttl > 0
-        lease.revoke()
