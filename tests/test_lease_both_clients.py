@@ -10,6 +10,8 @@ the event loop (and the asyncio keeper) never waits on them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -43,31 +45,41 @@ async def remaining_ttls(blocking: Client, client: AsyncClient, leases: Any) -> 
     return blocking_ttl.ttl, asyncio_ttl.ttl
 
 
+@contextlib.asynccontextmanager
+async def both_clients(
+    urls: Sequence[str],
+) -> AsyncIterator[tuple[Client, AsyncClient, tuple[KeptLease, AsyncKeptLease]]]:
+    """A blocking and an asyncio client of ``urls``, each keeping a lease of its own that has
+    been alive for 10 s; the leases are revoked at the end."""
+    with Client(urls, timeout=10) as blocking:
+        async with AsyncClient(urls, timeout=10) as client:
+            leases = (
+                await asyncio.to_thread(blocking.lease(TTL).grant),
+                await client.lease(TTL).grant(),
+            )
+            await keep_for(leases, 10)
+            yield blocking, client, leases
+            await asyncio.to_thread(leases[0].revoke)
+            await leases[1].revoke()
+
+
 def test_lease_kept_alive_30s_across_a_failover_by_both_clients(fresh_cluster: Any) -> None:
     """Stop the member both clients are pinned to after 10 s: each keep-alive stream moves to
     another member and neither lease lapses in the 30 s."""
     cluster = fresh_cluster(3)
 
     async def scenario() -> None:
-        with Client(cluster.urls, timeout=10) as blocking:
-            async with AsyncClient(cluster.urls, timeout=10) as client:
-                leases = (
-                    await asyncio.to_thread(blocking.lease(TTL).grant),
-                    await client.lease(TTL).grant(),
-                )
-                await keep_for(leases, 10)
-                pinned = active_endpoint(client)
-                assert active_endpoint(blocking) == pinned
-                victim = next(m for m in cluster.members if m.url == pinned)
-                await asyncio.to_thread(victim.stop)
-                await keep_for(leases, 20)
-                assert min(await remaining_ttls(blocking, client, leases)) > 0
-                assert blocking.lease.keeper.streams_opened >= 2
-                assert client.lease.keeper.streams_opened >= 2
-                assert active_endpoint(blocking) != pinned
-                assert active_endpoint(client) != pinned
-                await asyncio.to_thread(leases[0].revoke)
-                await leases[1].revoke()
+        async with both_clients(cluster.urls) as (blocking, client, leases):
+            pinned = active_endpoint(client)
+            assert active_endpoint(blocking) == pinned
+            victim = next(m for m in cluster.members if m.url == pinned)
+            await asyncio.to_thread(victim.stop)
+            await keep_for(leases, 20)
+            assert min(await remaining_ttls(blocking, client, leases)) > 0
+            assert blocking.lease.keeper.streams_opened >= 2
+            assert client.lease.keeper.streams_opened >= 2
+            assert active_endpoint(blocking) != pinned
+            assert active_endpoint(client) != pinned
 
     asyncio.run(scenario())
 
@@ -80,21 +92,13 @@ def test_lease_kept_alive_30s_across_a_restart_of_the_only_member_by_both_client
     member = etcd_factory()
 
     async def scenario() -> None:
-        with Client(member.url, timeout=10) as blocking:
-            async with AsyncClient(member.url, timeout=10) as client:
-                leases = (
-                    await asyncio.to_thread(blocking.lease(TTL).grant),
-                    await client.lease(TTL).grant(),
-                )
-                await keep_for(leases, 10)
-                await asyncio.to_thread(member.stop)
-                await asyncio.sleep(1)
-                await asyncio.to_thread(member.restart)
-                await keep_for(leases, 20)
-                assert min(await remaining_ttls(blocking, client, leases)) > 0
-                assert blocking.lease.keeper.streams_opened >= 2
-                assert client.lease.keeper.streams_opened >= 2
-                await asyncio.to_thread(leases[0].revoke)
-                await leases[1].revoke()
+        async with both_clients([member.url]) as (blocking, client, leases):
+            await asyncio.to_thread(member.stop)
+            await asyncio.sleep(1)
+            await asyncio.to_thread(member.restart)
+            await keep_for(leases, 20)
+            assert min(await remaining_ttls(blocking, client, leases)) > 0
+            assert blocking.lease.keeper.streams_opened >= 2
+            assert client.lease.keeper.streams_opened >= 2
 
     asyncio.run(scenario())
