@@ -19,9 +19,11 @@ from ._async.concurrency import (
     AsyncSTM,
 )
 from ._async.lease import AsyncKeptLease
+from ._async.mirror import AsyncMirror
 from ._async.watch import AsyncWatch
 from ._backends.base import TLSConfig
 from ._etcd.endpoints import EndpointState, EndpointStatus
+from ._etcd.mirror import MirrorUpdate
 from ._etcd.ops import (
     Compare,
     Op,
@@ -47,6 +49,7 @@ from ._sync.concurrency import (
     Session,
 )
 from ._sync.lease import KeptLease
+from ._sync.mirror import Mirror
 from ._sync.watch import Watch
 from .errors import *  # noqa: F403
 from .types import *  # noqa: F403
@@ -60,6 +63,7 @@ __all__ = [
     "AsyncDoubleBarrier",
     "AsyncElection",
     "AsyncKeptLease",
+    "AsyncMirror",
     "AsyncMutex",
     "AsyncNamespace",
     "AsyncRWMutex",
@@ -77,6 +81,8 @@ __all__ = [
     "EventSequence",
     "Isolation",
     "KeptLease",
+    "Mirror",
+    "MirrorUpdate",
     "Mutex",
     "Namespace",
     "Op",

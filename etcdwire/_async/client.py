@@ -22,6 +22,7 @@ from .lease import AsyncLease
 from .lock import AsyncLockService
 from .maintenance import AsyncMaintenance
 from .manager import AsyncConnectionManager
+from .mirror import AsyncMirror
 from .watch import AsyncWatch, AsyncWatcher, Overflow
 
 __all__ = ["AsyncClient"]
@@ -41,10 +42,10 @@ class AsyncClient:
     one-off :meth:`sync_endpoints` does it on demand.
 
     Services: ``kv`` (also reachable as ``get``/``put``/``delete``/``txn`` on the client),
-    ``lease``, :meth:`watch`, ``cluster``, ``maintenance``, ``auth``, ``lock`` and
-    ``election`` (etcd's server-side v3lock and v3election). The client-side recipes (Session,
-    Mutex, Election, STM...) are in ``etcdwire`` and take a client. Use as a context manager,
-    or call :meth:`aclose`.
+    ``lease``, :meth:`watch` (and :meth:`mirror`, a local copy of a range kept in step),
+    ``cluster``, ``maintenance``, ``auth``, ``lock`` and ``election`` (etcd's server-side
+    v3lock and v3election). The client-side recipes (Session, Mutex, Election, STM...) are in
+    ``etcdwire`` and take a client. Use as a context manager, or call :meth:`aclose`.
     """
 
     def __init__(
@@ -116,6 +117,8 @@ class AsyncClient:
         self.lock = AsyncLockService(self.manager, timeout=timeout)
         self.election = AsyncElectionService(self.manager, timeout=timeout)
         self.watcher = AsyncWatcher(self.manager)
+        #: The default per-call timeout in seconds (None: no deadline).
+        self.timeout = timeout
         self.get = self.kv.get
         self.put = self.kv.put
         self.delete = self.kv.delete
@@ -178,6 +181,30 @@ class AsyncClient:
             max_buffered=max_buffered,
             overflow=overflow,
             callback=callback,
+        )
+
+    def mirror(
+        self,
+        key: bytes | str,
+        *,
+        range_end: bytes | str | None = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        page_size: int = 1000,
+        timeout: float | None = None,
+    ) -> AsyncMirror:
+        """A local copy of a key, a range or a prefix, kept in step with etcd: read in pages
+        at one revision, then watched from the next; rebuilt from a new read if the revision
+        it needs was compacted. Starts when entered as a context manager, iterated, or by
+        ``start()``; see :class:`AsyncMirror`."""
+        return AsyncMirror(
+            self,
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            page_size=page_size,
+            timeout=timeout,
         )
 
     async def aclose(self) -> None:

@@ -19,7 +19,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Literal
 
 from .._compat import AsyncEvent, AsyncLock, AsyncTask, asleep, aspawn, monotonic
@@ -51,6 +50,7 @@ from ..errors import (
 )
 from .channel import AsyncCall, ReceiveTimeout, deadline_after
 from .manager import AsyncConnectionManager
+from .receiver import AsyncReceiver
 
 __all__ = ["AsyncWatch", "AsyncWatcher", "WatchOverflow"]
 
@@ -64,7 +64,7 @@ Overflow = Literal["block", "fail"]
 _END = object()
 
 
-class AsyncWatch:
+class AsyncWatch(AsyncReceiver[WatchResponse]):
     """One watch. Iterate it for :class:`WatchResponse` values; leave the context manager or
     call :meth:`cancel` to end it. A compaction of the revision it needs ends the iteration
     with :class:`~etcdwire.errors.Compacted` (its ``compact_revision`` says where to restart).
@@ -214,24 +214,7 @@ class AsyncWatch:
                 return None
             await ready.wait(remaining)
 
-    def __aiter__(self) -> AsyncWatch:
-        return self
-
-    async def __anext__(self) -> WatchResponse:
-        response = await self.receive()
-        if response is None:
-            raise StopAsyncIteration
-        return response
-
-    async def __aenter__(self) -> AsyncWatch:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _leave(self) -> None:
         await self.cancel()
 
 

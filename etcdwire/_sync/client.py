@@ -24,6 +24,7 @@ from .lease import Lease
 from .lock import LockService
 from .maintenance import Maintenance
 from .manager import ConnectionManager
+from .mirror import Mirror
 from .watch import Watch, Watcher, Overflow
 
 __all__ = ["Client"]
@@ -43,10 +44,10 @@ class Client:
     one-off :meth:`sync_endpoints` does it on demand.
 
     Services: ``kv`` (also reachable as ``get``/``put``/``delete``/``txn`` on the client),
-    ``lease``, :meth:`watch`, ``cluster``, ``maintenance``, ``auth``, ``lock`` and
-    ``election`` (etcd's server-side v3lock and v3election). The client-side recipes (Session,
-    Mutex, Election, STM...) are in ``etcdwire`` and take a client. Use as a context manager,
-    or call :meth:`close`.
+    ``lease``, :meth:`watch` (and :meth:`mirror`, a local copy of a range kept in step),
+    ``cluster``, ``maintenance``, ``auth``, ``lock`` and ``election`` (etcd's server-side
+    v3lock and v3election). The client-side recipes (Session, Mutex, Election, STM...) are in
+    ``etcdwire`` and take a client. Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -118,6 +119,8 @@ class Client:
         self.lock = LockService(self.manager, timeout=timeout)
         self.election = ElectionService(self.manager, timeout=timeout)
         self.watcher = Watcher(self.manager)
+        #: The default per-call timeout in seconds (None: no deadline).
+        self.timeout = timeout
         self.get = self.kv.get
         self.put = self.kv.put
         self.delete = self.kv.delete
@@ -180,6 +183,30 @@ class Client:
             max_buffered=max_buffered,
             overflow=overflow,
             callback=callback,
+        )
+
+    def mirror(
+        self,
+        key: bytes | str,
+        *,
+        range_end: bytes | str | None = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        page_size: int = 1000,
+        timeout: float | None = None,
+    ) -> Mirror:
+        """A local copy of a key, a range or a prefix, kept in step with etcd: read in pages
+        at one revision, then watched from the next; rebuilt from a new read if the revision
+        it needs was compacted. Starts when entered as a context manager, iterated, or by
+        ``start()``; see :class:`Mirror`."""
+        return Mirror(
+            self,
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            page_size=page_size,
+            timeout=timeout,
         )
 
     def close(self) -> None:

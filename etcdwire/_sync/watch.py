@@ -21,7 +21,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, Literal
 
 from .._compat import Event, Lock, Task, sleep, spawn, monotonic
@@ -53,6 +52,7 @@ from ..errors import (
 )
 from .channel import Call, ReceiveTimeout, deadline_after
 from .manager import ConnectionManager
+from .receiver import Receiver
 
 __all__ = ["Watch", "Watcher", "WatchOverflow"]
 
@@ -66,7 +66,7 @@ Overflow = Literal["block", "fail"]
 _END = object()
 
 
-class Watch:
+class Watch(Receiver[WatchResponse]):
     """One watch. Iterate it for :class:`WatchResponse` values; leave the context manager or
     call :meth:`cancel` to end it. A compaction of the revision it needs ends the iteration
     with :class:`~etcdwire.errors.Compacted` (its ``compact_revision`` says where to restart).
@@ -216,24 +216,7 @@ class Watch:
                 return None
             ready.wait(remaining)
 
-    def __iter__(self) -> Watch:
-        return self
-
-    def __next__(self) -> WatchResponse:
-        response = self.receive()
-        if response is None:
-            raise StopIteration
-        return response
-
-    def __enter__(self) -> Watch:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _leave(self) -> None:
         self.cancel()
 
 

@@ -4,7 +4,6 @@ are given and returned without the prefix, for KV, txns, watches and lease key l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..._etcd.namespace import namespace_prefix, prefix_interval, prefix_op, strip
@@ -12,6 +11,7 @@ from ..._etcd.ops import AnyOp, Compare, Op
 from ..._etcd.watching import WatchResponse
 from ...types import DeleteResponse, GetResponse, LeaseTimeToLive, PutResponse, TxnResponse
 from ..lease import AsyncLease
+from ..receiver import AsyncReceiver
 from ..watch import AsyncWatch
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class AsyncNamespace:
         return AsyncNamespaceWatch(watch, self.prefix)
 
 
-class AsyncNamespaceWatch:
+class AsyncNamespaceWatch(AsyncReceiver[WatchResponse]):
     """A watch inside a namespace: an :class:`AsyncWatch` whose responses lose the prefix."""
 
     def __init__(self, watch: AsyncWatch, prefix: bytes) -> None:
@@ -112,22 +112,5 @@ class AsyncNamespaceWatch:
         response = await self.watch.receive(timeout)
         return None if response is None else strip(self.prefix, response)
 
-    def __aiter__(self) -> AsyncNamespaceWatch:
-        return self
-
-    async def __anext__(self) -> WatchResponse:
-        response = await self.receive()
-        if response is None:
-            raise StopAsyncIteration
-        return response
-
-    async def __aenter__(self) -> AsyncNamespaceWatch:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _leave(self) -> None:
         await self.cancel()

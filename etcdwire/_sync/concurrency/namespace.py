@@ -6,7 +6,6 @@ are given and returned without the prefix, for KV, txns, watches and lease key l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..._etcd.namespace import namespace_prefix, prefix_interval, prefix_op, strip
@@ -14,6 +13,7 @@ from ..._etcd.ops import AnyOp, Compare, Op
 from ..._etcd.watching import WatchResponse
 from ...types import DeleteResponse, GetResponse, LeaseTimeToLive, PutResponse, TxnResponse
 from ..lease import Lease
+from ..receiver import Receiver
 from ..watch import Watch
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Namespace:
         return NamespaceWatch(watch, self.prefix)
 
 
-class NamespaceWatch:
+class NamespaceWatch(Receiver[WatchResponse]):
     """A watch inside a namespace: an :class:`Watch` whose responses lose the prefix."""
 
     def __init__(self, watch: Watch, prefix: bytes) -> None:
@@ -114,22 +114,5 @@ class NamespaceWatch:
         response = self.watch.receive(timeout)
         return None if response is None else strip(self.prefix, response)
 
-    def __iter__(self) -> NamespaceWatch:
-        return self
-
-    def __next__(self) -> WatchResponse:
-        response = self.receive()
-        if response is None:
-            raise StopIteration
-        return response
-
-    def __enter__(self) -> NamespaceWatch:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _leave(self) -> None:
         self.cancel()
