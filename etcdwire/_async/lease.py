@@ -64,10 +64,24 @@ class AsyncKeptLease:
         self.lost_reason: str | None = None
         self._callbacks: list[LostCallback] = []
         self.last_refresh: float | None = None
+        self._granted_at = 0.0
 
     @property
     def alive(self) -> bool:
         return self.granted and not self.lost.is_set()
+
+    @property
+    def remaining(self) -> float | None:
+        """About how many seconds the lease has left if no further refresh succeeds: its TTL
+        from the last refresh answered (or from the grant), 0 once it is lost, None before
+        it is granted. The server counts from when it renewed, a little before the answer
+        arrived, so this errs long by up to one round trip."""
+        if not self.granted:
+            return None
+        if self.lost.is_set():
+            return 0.0
+        since = self.last_refresh if self.last_refresh is not None else self._granted_at
+        return max(0.0, self.ttl - (monotonic() - since))
 
     def on_lost(self, callback: LostCallback) -> None:
         """Call ``callback(lease)`` once the lease is lost (at once if it already is)."""
@@ -84,8 +98,10 @@ class AsyncKeptLease:
         """Grant the lease and start keeping it alive."""
         if self.granted:
             raise UsageError(f"lease {self.id:x} is already granted")
+        asked = monotonic()
         grant = await self._service.grant(self.requested_ttl, lease_id=self.id)
         self.id, self.ttl, self.granted = grant.id, grant.ttl, True
+        self._granted_at = asked
         await self._service.keeper.add(self)
         return self
 

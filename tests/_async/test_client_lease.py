@@ -53,9 +53,16 @@ async def test_kept_leases_share_one_stream_and_outlive_their_ttl(etcd: Any) -> 
             assert client.lease.keeper.streams_opened == 1
             assert first.last_refresh is not None
             assert monotonic() - first.last_refresh < 2
+            # refreshed every TTL/3: never less than a third of the TTL left, never more
+            # than the TTL
+            for lease in (first, second):
+                assert lease.remaining is not None
+                assert lease.ttl / 3 - 0.5 < lease.remaining <= lease.ttl
         # leaving the block revoked both
         assert (await client.get(k)).count == 0
         assert not first.alive and first.lost_reason == "revoked by this client"
+        assert first.remaining == 0.0
+        assert client.lease(5).remaining is None  # not granted yet
 
 
 async def test_lease_revoked_elsewhere_is_signalled_lost(etcd: Any) -> None:
