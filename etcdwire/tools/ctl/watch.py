@@ -223,6 +223,9 @@ class _Interactive:
         except CommandError as exc:  # the per-event command failed: this watch ends
             watch.cancel()
             self.warn(exc.message)
+        except EtcdError as exc:  # this watch ends, the others go on
+            watch.cancel()
+            self.warn(f"Error: {describe(exc)}")
 
     def warn(self, message: str) -> None:
         with self.lock:
