@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "kv",
     "lease",
     "watch",
+    "mirror",
     "concurrency",
     "info",
     "cluster",

@@ -43,7 +43,9 @@ __all__ = [
     "add_group",
     "arg_bytes",
     "describe",
+    "dial_or_fail",
     "normalize_bool_flags",
+    "parse_bool",
     "parse_duration",
     "resolve_options",
 ]
@@ -110,7 +112,8 @@ def _duration(text: str) -> float:
     return parse_duration(text)
 
 
-def _bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
+    """A boolean flag or variable value as Go's flag package reads it (true/false, 1/0...)."""
     lowered = text.strip().lower()
     if lowered in ("1", "t", "true", "yes", "on"):
         return True
@@ -155,9 +158,9 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "dial_timeout": ("ETCDCTL_DIAL_TIMEOUT", parse_duration),
     "command_timeout": ("ETCDCTL_COMMAND_TIMEOUT", parse_duration),
     "write_out": ("ETCDCTL_WRITE_OUT", lambda v: v),
-    "insecure_skip_tls_verify": ("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", _bool),
-    "insecure_transport": ("ETCDCTL_INSECURE_TRANSPORT", _bool),
-    "hex": ("ETCDCTL_HEX", _bool),
+    "insecure_skip_tls_verify": ("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", parse_bool),
+    "insecure_transport": ("ETCDCTL_INSECURE_TRANSPORT", parse_bool),
+    "hex": ("ETCDCTL_HEX", parse_bool),
 }
 
 GLOBAL_DESTS = tuple(name for name in GlobalOptions.__dataclass_fields__)
@@ -262,7 +265,7 @@ def normalize_bool_flags(argv: Sequence[str]) -> list[str]:
         name, sep, value = arg.partition("=")
         if sep and name in BOOL_FLAGS:
             try:
-                on = _bool(value)
+                on = parse_bool(value)
             except argparse.ArgumentTypeError:
                 message = f"invalid argument {value!r} for {name}"
                 raise CommandError(message, EXIT_BAD_ARGS) from None
@@ -404,7 +407,7 @@ class Context:
         )
         self._closers.append(client.close)
         if dial:
-            _dial(client, opts.dial_timeout)
+            dial_or_fail(client, opts.dial_timeout)
         return client
 
     def on_close(self, closer: Callable[[], None]) -> None:
@@ -425,7 +428,9 @@ class Context:
         self.stderr.flush()
 
 
-def _dial(client: Client, timeout: float) -> None:
+def dial_or_fail(client: Client, timeout: float) -> None:
+    """Connect ``client`` now; fail with one ``Error:`` line (exit 2) when no endpoint
+    answers within ``timeout`` seconds."""
     try:
         client.manager.channel(time.monotonic() + timeout)
     except (TransportError, DeadlineExceeded) as exc:
