@@ -450,12 +450,8 @@ class H2Connection:
             return stream_id, False
         stream = self._streams[stream_id]
         length = len(body)
-        if (
-            length > stream.send_window
-            or length > self._conn_send_window
-            or length > self._remote.max_frame_size
-            or not length
-        ):
+        room = min(stream.send_window, self._conn_send_window, self._remote.max_frame_size)
+        if not 0 < length <= room:
             return stream_id, False
         stream.send_window -= length
         self._conn_send_window -= length

@@ -147,12 +147,15 @@ class Connection:
         self.wait_until(lambda: self._ready, deadline)
 
     @property
+    def _taking_calls(self) -> bool:
+        """Not failed, closed or retiring: this side still starts calls here."""
+        return self._error is None and not self._closed and not self._retiring
+
+    @property
     def usable(self) -> bool:
         """True while new calls may be started here."""
         h2 = self._h2
-        if self._error is not None or self._closed or self.goaway is not None or h2.closed:
-            return False
-        if self._retiring:
+        if not self._taking_calls or self.goaway is not None or h2.closed:
             return False
         # With no stream open, the only other reason not to open one is that stream ids are
         # exhausted (RFC 9113 §5.1.1): then a new connection is needed.
@@ -221,12 +224,7 @@ class Connection:
         with self._cond:
             # can_open_stream covers HTTP/2's own state (closed, GOAWAY, limits); the rest of
             # `usable` is checked here, and all of it only when no stream can be opened.
-            if not (
-                h2.can_open_stream
-                and self._error is None
-                and not self._closed
-                and not self._retiring
-            ):
+            if not (h2.can_open_stream and self._taking_calls):
                 self._raise_if_unusable()
                 return None
             # The headers are built now: grpc-timeout is the time left at this moment.
