@@ -23,6 +23,7 @@ from .common import (
     EXIT_BAD_ARGS,
     EXIT_BAD_FEATURE,
     EXIT_ERROR,
+    EXIT_INTERRUPTED_BY_SIGNAL,
     CommandError,
     Context,
     GlobalOptions,
@@ -51,8 +52,6 @@ COMMAND_MODULES = (
     "maintenance",
     "auth",
 )
-
-EXIT_INTERRUPTED_BY_SIGNAL = 130
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,9 @@ __all__ = [
     "EXIT_BAD_FEATURE",
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
+    "EXIT_INTERRUPTED_BY_SIGNAL",
     "EXIT_INVALID_INPUT",
+    "WAKE_INTERVAL",
     "CommandError",
     "Context",
     "GlobalOptions",
@@ -48,6 +50,7 @@ __all__ = [
     "parse_bool",
     "parse_duration",
     "resolve_options",
+    "with_scheme",
 ]
 
 # etcdctl's exit codes (etcdctl/ctlv3/command/error.go)
@@ -57,6 +60,12 @@ EXIT_INVALID_INPUT = 3
 EXIT_BAD_FEATURE = 4
 EXIT_INTERRUPTED = 5
 EXIT_BAD_ARGS = 128
+#: A command ended by Ctrl-C: etcdctl's long-running commands die of the SIGINT, which a
+#: shell reports as 128 + 2.
+EXIT_INTERRUPTED_BY_SIGNAL = 130
+#: How often a command waiting for events wakes up, so that Ctrl-C is seen at once on every
+#: platform.
+WAKE_INTERVAL = 0.5
 
 Handler = Callable[["Context", argparse.Namespace], int]
 
@@ -392,7 +401,7 @@ class Context:
         opts = self.options
         tls_files = bool(opts.cacert or opts.cert or opts.key)
         use_tls = tls_files or opts.insecure_skip_tls_verify or not opts.insecure_transport
-        targets = [_with_scheme(endpoint, use_tls) for endpoint in (endpoints or opts.endpoints)]
+        targets = [with_scheme(endpoint, use_tls) for endpoint in (endpoints or opts.endpoints)]
         client = Client(
             targets,
             timeout=opts.command_timeout,
@@ -455,7 +464,8 @@ def _dial_cause(exc: EtcdError) -> str:
     return "; ".join(f"{endpoint}: {text}" for endpoint, text in last.items())
 
 
-def _with_scheme(endpoint: str, tls: bool) -> str:
+def with_scheme(endpoint: str, tls: bool) -> str:
+    """``endpoint`` as a URL: ``host:port`` gets ``https://`` or ``http://`` by ``tls``."""
     if "://" in endpoint:
         return endpoint
     return ("https://" if tls else "http://") + endpoint

@@ -21,21 +21,21 @@ from ..._etcd.ops import AnyOp
 from ...types import Event, EventType, KeyValue
 from .common import (
     EXIT_BAD_ARGS,
+    EXIT_INTERRUPTED_BY_SIGNAL,
+    WAKE_INTERVAL,
     CommandError,
     Context,
     add_command,
     arg_bytes,
     dial_or_fail,
     parse_bool,
+    with_scheme,
 )
 
 __all__ = ["register"]
 
-EXIT_INTERRUPTED_BY_SIGNAL = 130  # as a shell reports a program killed by SIGINT
 #: How often the count of keys written is printed (etcdctl's interval).
 REPORT_INTERVAL = 30.0
-#: How often the wait for changes wakes up (so Ctrl-C is seen at once on every platform).
-POLL = 0.5
 
 
 class _Copier:
@@ -97,10 +97,8 @@ def _dest_client(ctx: Context, args: argparse.Namespace) -> Client:
         else:
             password = getpass.getpass("Destination Password: ")
     tls = bool(args.dest_cacert or args.dest_cert or args.dest_key) or not args.dest_insecure
-    scheme = "https://" if tls else "http://"
-    target = args.destination if "://" in args.destination else scheme + args.destination
     client = Client(
-        [target],
+        [with_scheme(args.destination, tls)],
         timeout=ctx.options.command_timeout,
         username=user or None,
         password=password,
@@ -133,7 +131,7 @@ def _make_mirror(ctx: Context, args: argparse.Namespace) -> int:
         copier.sync(mirror.data)
         next_report = time.monotonic() + REPORT_INTERVAL
         while True:
-            update = mirror.receive(timeout=POLL)
+            update = mirror.receive(timeout=WAKE_INTERVAL)
             if update is not None:
                 if update.reset:
                     copier.sync(mirror.data)

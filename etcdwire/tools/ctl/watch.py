@@ -21,7 +21,9 @@ from ...types import EventType
 from .common import (
     EXIT_BAD_ARGS,
     EXIT_INTERRUPTED,
+    EXIT_INTERRUPTED_BY_SIGNAL,
     EXIT_INVALID_INPUT,
+    WAKE_INTERVAL,
     CommandError,
     Context,
     Parser,
@@ -33,11 +35,6 @@ from .kv import argify
 from .output import Output, go_quote, header_json, kv_json, omit_empty
 
 __all__ = ["print_watch_response", "register"]
-
-EXIT_INTERRUPTED_BY_SIGNAL = 130  # 128 + SIGINT, as a shell reports a program killed by it
-
-#: How often the wait for events wakes up (so Ctrl-C is seen at once on every platform).
-POLL = 0.5
 
 
 def _event_json(event: Any) -> dict[str, Any]:
@@ -125,7 +122,7 @@ def _follow(
     ``lock``: held while printing, when several watches share the output."""
     held = lock if lock is not None else contextlib.nullcontext()
     while True:
-        response = watch.receive(timeout=POLL)
+        response = watch.receive(timeout=WAKE_INTERVAL)
         if response is None:
             if watch.ended:
                 return
