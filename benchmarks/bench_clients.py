@@ -44,11 +44,15 @@ VALUE = "v" * 64
 CLIENTS = ["etcdwire-sync", "etcd-sdk-python", "etcdwire-async", "aetcd"]
 
 
+def figures(ops: int, wall: float, cpu: float) -> dict[str, float]:
+    """ops/s, and latency and client CPU per operation in microseconds."""
+    return {"ops_s": ops / wall, "lat_us": wall / ops * 1e6, "cpu_us": cpu / ops * 1e6}
+
+
 def measure(run: Callable[[], None], ops: int) -> dict[str, float]:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     run()
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return {"ops_s": ops / wall, "lat_us": wall / ops * 1e6, "cpu_us": cpu / ops * 1e6}
+    return figures(ops, time.perf_counter() - wall0, time.process_time() - cpu0)
 
 
 def threaded(fn: Callable[[], None], ops: int, workers: int) -> Callable[[], None]:
@@ -115,8 +119,7 @@ async def async_phase(
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     await run()
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return {"ops_s": count / wall, "lat_us": wall / count * 1e6, "cpu_us": cpu / count * 1e6}
+    return figures(count, time.perf_counter() - wall0, time.process_time() - cpu0)
 
 
 async def async_phases(

@@ -35,23 +35,14 @@ async def wait_for(predicate: Any, timeout: float, what: str) -> None:
         await asleep(0.1)
 
 
-async def wait_applied(client: AsyncClient, url: str, revision: int, timeout: float = 10) -> None:
-    """Until the member at `url` has applied `revision` (its Status header's revision)."""
-    end = monotonic() + timeout
-    while (await client.maintenance.status(url)).header.revision < revision:
-        if monotonic() > end:
-            raise AssertionError(f"timed out waiting for {url} to apply revision {revision}")
-        await asleep(0.05)
-
-
-async def wait_leader_named(
-    client: AsyncClient, url: str, leader: int, timeout: float = 10
+async def wait_status(
+    client: AsyncClient, url: str, holds: Any, what: str, timeout: float = 10
 ) -> None:
-    """Until the member at `url` names `leader` as the leader in its Status."""
+    """Until the Status of the member at `url` satisfies `holds`."""
     end = monotonic() + timeout
-    while (named := (await client.maintenance.status(url)).leader) != leader:
+    while not holds(await client.maintenance.status(url)):
         if monotonic() > end:
-            raise AssertionError(f"{url} still names {named:x} as leader, not {leader:x}")
+            raise AssertionError(f"timed out waiting for {url} {what}")
         await asleep(0.05)
 
 
@@ -174,9 +165,10 @@ async def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> N
         await client.maintenance.move_leader(ids[target.url])
         assert (await client.maintenance.status(target.url)).is_leader
         await wait_for(lambda: cluster.leader() is target, 10, "the metrics to name the target")
+        leader = ids[target.url]
         for url in cluster.urls:
             # A follower learns of the new leader from its first append, a moment later.
-            await wait_leader_named(client, url, ids[target.url])
+            await wait_status(client, url, lambda s: s.leader == leader, "to name the leader")
 
         for i in range(20):
             put = await client.put(f"every/{i}", str(i))
@@ -184,7 +176,9 @@ async def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> N
         for url in cluster.urls:
             # A follower applies the last put a moment after the leader answers it; hashing
             # before then is refused as a future revision.
-            await wait_applied(client, url, revision)
+            await wait_status(
+                client, url, lambda s: s.header.revision >= revision, f"to apply {revision}"
+            )
         hashes = [await client.maintenance.hash_kv(url, revision) for url in cluster.urls]
         assert len({h.hash for h in hashes}) == 1  # the members agree
         assert {h.header.member_id for h in hashes} == set(ids.values())

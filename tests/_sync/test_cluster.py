@@ -37,23 +37,14 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
         sleep(0.1)
 
 
-def wait_applied(client: Client, url: str, revision: int, timeout: float = 10) -> None:
-    """Until the member at `url` has applied `revision` (its Status header's revision)."""
-    end = monotonic() + timeout
-    while (client.maintenance.status(url)).header.revision < revision:
-        if monotonic() > end:
-            raise AssertionError(f"timed out waiting for {url} to apply revision {revision}")
-        sleep(0.05)
-
-
-def wait_leader_named(
-    client: Client, url: str, leader: int, timeout: float = 10
+def wait_status(
+    client: Client, url: str, holds: Any, what: str, timeout: float = 10
 ) -> None:
-    """Until the member at `url` names `leader` as the leader in its Status."""
+    """Until the Status of the member at `url` satisfies `holds`."""
     end = monotonic() + timeout
-    while (named := (client.maintenance.status(url)).leader) != leader:
+    while not holds(client.maintenance.status(url)):
         if monotonic() > end:
-            raise AssertionError(f"{url} still names {named:x} as leader, not {leader:x}")
+            raise AssertionError(f"timed out waiting for {url} {what}")
         sleep(0.05)
 
 
@@ -176,9 +167,10 @@ def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> None:
         client.maintenance.move_leader(ids[target.url])
         assert (client.maintenance.status(target.url)).is_leader
         wait_for(lambda: cluster.leader() is target, 10, "the metrics to name the target")
+        leader = ids[target.url]
         for url in cluster.urls:
             # A follower learns of the new leader from its first append, a moment later.
-            wait_leader_named(client, url, ids[target.url])
+            wait_status(client, url, lambda s: s.leader == leader, "to name the leader")
 
         for i in range(20):
             put = client.put(f"every/{i}", str(i))
@@ -186,7 +178,9 @@ def test_move_leader_and_every_member_by_endpoint(fresh_cluster: Any) -> None:
         for url in cluster.urls:
             # A follower applies the last put a moment after the leader answers it; hashing
             # before then is refused as a future revision.
-            wait_applied(client, url, revision)
+            wait_status(
+                client, url, lambda s: s.header.revision >= revision, f"to apply {revision}"
+            )
         hashes = [client.maintenance.hash_kv(url, revision) for url in cluster.urls]
         assert len({h.hash for h in hashes}) == 1  # the members agree
         assert {h.header.member_id for h in hashes} == set(ids.values())

@@ -25,7 +25,7 @@ import pytest
 
 from tests.etcdctl_process import StdinLines, read_line
 
-__all__ = ["CliProcess", "CliResult", "cli", "cli_command", "cli_env"]
+__all__ = ["CliProcess", "CliResult", "cli", "cli_command", "cli_env", "wait_until"]
 
 
 def cli_command(*args: str) -> list[str]:
@@ -82,6 +82,14 @@ def cli(
         check=False,
     )
     return CliResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 RunCli = Callable[..., CliResult]

@@ -23,7 +23,7 @@ from etcdwire.tools.ctl import run
 from etcdwire.tools.embedded import EtcdMember, run_etcdctl
 from tests.etcdctl_process import EtcdctlProcess
 
-from .conftest import CliResult, cli
+from .conftest import CliResult, cli, wait_until
 
 pytestmark = pytest.mark.etcd
 
@@ -495,27 +495,20 @@ def test_watch_interactive_reports_a_compacted_start_and_keeps_reading(etcd_fact
     try:
         feed.write("watch k --rev 2\n")
         feed.flush()
-        _wait_until(lambda: "watch was canceled" in err.getvalue())
+        wait_until(lambda: "watch was canceled" in err.getvalue(), "the compacted watch")
         assert err.getvalue() == (
             "watch was canceled (etcdserver: mvcc: required revision has been compacted)\n"
         )
         feed.write("watch k --rev 5\n")  # the next revision: seen however late it starts
         feed.flush()
         assert etcdctl(member, "put", "k", "4").rc == 0
-        _wait_until(lambda: out.getvalue() == "PUT\nk\n4\n")
+        wait_until(lambda: out.getvalue() == "PUT\nk\n4\n", "the event")
     finally:
         feed.close()
         runner.join(10)
         stdin.close()
     assert codes == [3]
     assert err.getvalue().endswith("Error: error reading watch request line: EOF\n")
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
 
 
 # ---- lock and elect ---------------------------------------------------------------------------

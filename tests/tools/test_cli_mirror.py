@@ -5,9 +5,7 @@ etcdctl ends with an error)."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from etcdwire import Client, Op
 from tests.etcdctl_process import EtcdctlProcess
 from tests.fakes.fault_proxy import FaultProxy
 
-from .conftest import cli
+from .conftest import cli, wait_until
 
 pytestmark = pytest.mark.etcd
 
@@ -27,13 +25,6 @@ def contents(client: Client, prefix: str) -> dict[str, str]:
         kv.key.decode()[len(prefix) :]: kv.value.decode()
         for kv in client.get(prefix, prefix=True).kvs
     }
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_make_mirror_copies_a_prefix_and_keeps_it_in_step_as_etcdctl_does(
